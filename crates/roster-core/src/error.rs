@@ -1,0 +1,141 @@
+//! Domain errors. The user's faults are named variants that each dialect maps
+//! explicitly onto its own envelope; our faults are [`Error::Internal`].
+
+use crate::ids::*;
+
+/// A field that failed validation, with a human explanation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct ValidationError {
+    pub field: String,
+    pub message: String,
+}
+
+impl ValidationError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    // --- authentication and authorization
+    #[error("authentication required")]
+    Unauthenticated,
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("the caller is not a member of this organization")]
+    NotAMember,
+    #[error("the caller lacks the permission {needed}")]
+    Forbidden { needed: String },
+    #[error("only the organization owner may do this")]
+    OwnerOnly,
+    #[error("the caller cannot grant permissions it does not hold: {missing:?}")]
+    Escalation { missing: Vec<String> },
+
+    // --- not found
+    #[error("organization {0} not found")]
+    OrgNotFound(OrgId),
+    #[error("user {0} not found")]
+    UserNotFound(UserId),
+    #[error("user {user} is not a member of organization {org}")]
+    MemberNotFound { org: OrgId, user: UserId },
+    #[error("role {0} not found")]
+    RoleNotFound(RoleId),
+    #[error("status {0} not found")]
+    StatusNotFound(String),
+    #[error("department {0} not found")]
+    DeptNotFound(DeptId),
+    #[error("user {user} does not hold role {role}")]
+    AssignmentNotFound {
+        org: OrgId,
+        user: UserId,
+        role: RoleId,
+    },
+    #[error("role {role} is not bound to department {dept}")]
+    DeptRoleNotFound { dept: DeptId, role: RoleId },
+    #[error("user {user} is not in department {dept}")]
+    DeptMemberNotFound { dept: DeptId, user: UserId },
+    #[error("invitation not found")]
+    InvitationNotFound,
+    #[error("API key {0} not found")]
+    ApiKeyNotFound(ApiKeyId),
+    #[error("permission {0} not found")]
+    PermissionNotFound(String),
+
+    // --- conflicts (duplicates)
+    #[error("user {user} already holds role {role}")]
+    AssignmentDuplicate {
+        org: OrgId,
+        user: UserId,
+        role: RoleId,
+    },
+    #[error("role {role} is already bound to department {dept}")]
+    DeptRoleDuplicate { dept: DeptId, role: RoleId },
+    #[error("user {user} is already in department {dept}")]
+    DeptMemberDuplicate { dept: DeptId, user: UserId },
+    #[error("a role named {0:?} exists")]
+    RoleNameTaken(String),
+    #[error("a department named {0:?} exists")]
+    DeptNameTaken(String),
+    #[error("the email {0:?} is taken")]
+    EmailTaken(String),
+    #[error("user {0} is already a member")]
+    AlreadyMember(UserId),
+    #[error("the email {0:?} already belongs to a member")]
+    AlreadyMemberEmail(String),
+    #[error("the permission key {0:?} exists")]
+    PermissionTaken(String),
+
+    // --- rules
+    #[error("the last owner cannot be removed")]
+    LastOwner {
+        org: OrgId,
+        user: UserId,
+        role: RoleId,
+    },
+    #[error("the owner's role cannot be changed")]
+    CannotChangeOwnerRole { user: UserId },
+    #[error("the owner cannot be deactivated")]
+    CannotDeactivateOwner { user: UserId },
+    #[error("the owner cannot be deleted")]
+    CannotDeleteOwner { user: UserId },
+    #[error("system roles cannot be modified or deleted")]
+    SystemRoleImmutable { role: RoleId, name: String },
+    #[error("role {role} still has {count} members")]
+    RoleHasMembers { role: RoleId, count: i64 },
+    #[error("department {0} has child departments")]
+    DeptHasChildren(DeptId),
+    #[error("department {0} has members")]
+    DeptHasMembers(DeptId),
+    #[error("moving {dept} under {parent} would make it its own ancestor")]
+    DeptCycle { dept: DeptId, parent: DeptId },
+    #[error("member {0} is not deleted")]
+    MemberNotDeleted(UserId),
+    #[error("unknown permission keys: {0:?}")]
+    UnknownPermissions(Vec<String>),
+    #[error("the invitation is {0}")]
+    InvitationNotPending(&'static str),
+    #[error("a role of type {0} cannot be used here")]
+    RoleScopeMismatch(RoleId),
+    #[error(transparent)]
+    Validation(#[from] ValidationError),
+
+    // --- ours
+    #[error("internal error: {0}")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl Error {
+    pub fn internal(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Error::Internal(Box::new(e))
+    }
+    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Validation(ValidationError::new(field, message))
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,486 @@
+//! The permission index: an in-memory, copy-on-write snapshot of everything a
+//! decision needs, one immutable [`OrgIndex`] per organization.
+//!
+//! Writers build a new `OrgIndex` from the store inside their transaction and
+//! publish it only after the commit ([`Index::publish`]); readers load the
+//! current snapshot without locks and never see half an update. A snapshot
+//! older than the published one is never installed (revisions only grow).
+
+use crate::ids::*;
+use crate::model::*;
+use arc_swap::ArcSwap;
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+/// The plain rows of one organization that the index is built from.
+#[derive(Debug, Clone, Default)]
+pub struct OrgData {
+    pub org: Option<OrgId>,
+    /// Non-deleted memberships.
+    pub members: Vec<(UserId, MemberStatus)>,
+    /// Custom roles of the organization (system roles are built in).
+    pub roles: Vec<(RoleId, String, Vec<Grant>)>,
+    pub assignments: Vec<Assignment>,
+    pub group_members: Vec<(GroupId, UserId)>,
+    pub dept_members: Vec<(DeptId, UserId)>,
+    /// Every department with its parent and name.
+    pub departments: Vec<(DeptId, Option<DeptId>, String)>,
+}
+
+#[derive(Debug, Clone)]
+struct RoleEntry {
+    name: String,
+    grants: Vec<Grant>,
+    overrides: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct AssignEntry {
+    id: AssignmentId,
+    role: RoleId,
+    scope: Scope,
+    primary: bool,
+}
+
+/// How a reachable role reached the user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Via {
+    /// The membership's primary role.
+    Primary,
+    /// A role assigned to the user.
+    Direct,
+    /// A role assigned to a group the user belongs to.
+    Group { group_id: GroupId },
+    /// A role bound to `department_id`; `path` runs from the user's own
+    /// department up to it.
+    Department {
+        department_id: DeptId,
+        path: Vec<DeptId>,
+    },
+}
+
+/// One assignment that contributed to a decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reason {
+    pub assignment_id: AssignmentId,
+    pub role_id: RoleId,
+    pub role_name: String,
+    pub effect: Effect,
+    /// The grant that matched (`override_all_permissions` for owner-like roles).
+    pub grant: String,
+    pub scope: Scope,
+    pub via: Via,
+}
+
+/// Why the answer is what it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// An owner-like role (override_all_permissions) allowed it.
+    Override,
+    Allowed,
+    Denied,
+    NoGrant,
+    NotAMember,
+    Inactive,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    pub allowed: bool,
+    pub outcome: Outcome,
+    pub reasons: Vec<Reason>,
+}
+
+/// One organization's immutable decision data.
+#[derive(Debug, Clone, Default)]
+pub struct OrgIndex {
+    roles: HashMap<RoleId, RoleEntry>,
+    members: HashMap<UserId, MemberStatus>,
+    by_user: HashMap<UserId, Vec<AssignEntry>>,
+    by_group: HashMap<GroupId, Vec<AssignEntry>>,
+    by_dept: HashMap<DeptId, Vec<AssignEntry>>,
+    user_groups: HashMap<UserId, Vec<GroupId>>,
+    user_depts: HashMap<UserId, Vec<DeptId>>,
+    dept_parent: HashMap<DeptId, Option<DeptId>>,
+}
+
+fn role_entry(name: String, grants: Vec<Grant>) -> RoleEntry {
+    let overrides = grants
+        .iter()
+        .any(|g| g.effect == Effect::Allow && g.permission.as_str() == OVERRIDE_ALL);
+    RoleEntry {
+        name,
+        grants,
+        overrides,
+    }
+}
+
+impl OrgIndex {
+    pub fn build(data: OrgData) -> Self {
+        let mut ix = OrgIndex::default();
+        for sys in SystemRole::ALL {
+            ix.roles.insert(
+                sys.id(),
+                role_entry(sys.name().to_owned(), sys.grant_list()),
+            );
+        }
+        for (id, name, grants) in data.roles {
+            ix.roles.insert(id, role_entry(name, grants));
+        }
+        ix.members = data.members.into_iter().collect();
+        for a in data.assignments {
+            let e = AssignEntry {
+                id: a.id,
+                role: a.role_id,
+                scope: a.scope,
+                primary: a.is_primary,
+            };
+            match a.principal {
+                Principal::User(u) => ix.by_user.entry(u).or_default().push(e),
+                Principal::Group(g) => ix.by_group.entry(g).or_default().push(e),
+                Principal::Department(d) => ix.by_dept.entry(d).or_default().push(e),
+            }
+        }
+        for (g, u) in data.group_members {
+            ix.user_groups.entry(u).or_default().push(g);
+        }
+        for (d, u) in data.dept_members {
+            ix.user_depts.entry(u).or_default().push(d);
+        }
+        ix.dept_parent = data
+            .departments
+            .into_iter()
+            .map(|(d, p, _)| (d, p))
+            .collect();
+        ix
+    }
+
+    pub fn member_status(&self, user: UserId) -> Option<MemberStatus> {
+        self.members.get(&user).copied()
+    }
+
+    /// The department and its ancestors, nearest first. Bounded by the number
+    /// of departments so a corrupt parent map can never loop forever.
+    fn ancestors(&self, dept: DeptId) -> Vec<DeptId> {
+        let mut out = vec![dept];
+        let mut cur = dept;
+        while let Some(Some(p)) = self.dept_parent.get(&cur) {
+            if out.len() > self.dept_parent.len() {
+                break;
+            }
+            out.push(*p);
+            cur = *p;
+        }
+        out
+    }
+
+    /// Does an assignment at `held` cover a question asked at `asked`?
+    fn covers(&self, held: Scope, asked: Scope) -> bool {
+        match (held, asked) {
+            (Scope::Organization, _) => true,
+            (Scope::Project(a), Scope::Project(b)) => a == b,
+            (Scope::Department(a), Scope::Department(b)) => self.ancestors(b).contains(&a),
+            _ => false,
+        }
+    }
+
+    /// Every role assignment that reaches `user`, with how it got there.
+    fn reachable(&self, user: UserId) -> Vec<(AssignEntry, Via)> {
+        let mut out = Vec::new();
+        for e in self.by_user.get(&user).into_iter().flatten() {
+            out.push((*e, if e.primary { Via::Primary } else { Via::Direct }));
+        }
+        for g in self.user_groups.get(&user).into_iter().flatten() {
+            for e in self.by_group.get(g).into_iter().flatten() {
+                out.push((*e, Via::Group { group_id: *g }));
+            }
+        }
+        for d in self.user_depts.get(&user).into_iter().flatten() {
+            let chain = self.ancestors(*d);
+            for (i, a) in chain.iter().enumerate() {
+                for e in self.by_dept.get(a).into_iter().flatten() {
+                    out.push((
+                        *e,
+                        Via::Department {
+                            department_id: *a,
+                            path: chain[..=i].to_vec(),
+                        },
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    /// The decision of the model: Active membership, then owner-like roles,
+    /// then deny over allow among the covering grants.
+    pub fn check(&self, user: UserId, permission: &str, scope: Scope) -> Decision {
+        let outcome_only = |outcome| Decision {
+            allowed: false,
+            outcome,
+            reasons: vec![],
+        };
+        match self.members.get(&user) {
+            None => return outcome_only(Outcome::NotAMember),
+            Some(MemberStatus::Active) => {}
+            Some(_) => return outcome_only(Outcome::Inactive),
+        }
+        let mut allows = Vec::new();
+        let mut denies = Vec::new();
+        let mut overrides = Vec::new();
+        for (e, via) in self.reachable(user) {
+            if !self.covers(e.scope, scope) {
+                continue;
+            }
+            let Some(role) = self.roles.get(&e.role) else {
+                continue;
+            };
+            let reason = |effect, grant: &str| Reason {
+                assignment_id: e.id,
+                role_id: e.role,
+                role_name: role.name.clone(),
+                effect,
+                grant: grant.to_owned(),
+                scope: e.scope,
+                via: via.clone(),
+            };
+            if role.overrides {
+                overrides.push(reason(Effect::Allow, OVERRIDE_ALL));
+                continue;
+            }
+            for g in &role.grants {
+                if g.permission.covers(permission) {
+                    let r = reason(g.effect, g.permission.as_str());
+                    match g.effect {
+                        Effect::Allow => allows.push(r),
+                        Effect::Deny => denies.push(r),
+                    }
+                }
+            }
+        }
+        if !overrides.is_empty() {
+            Decision {
+                allowed: true,
+                outcome: Outcome::Override,
+                reasons: overrides,
+            }
+        } else if !denies.is_empty() {
+            Decision {
+                allowed: false,
+                outcome: Outcome::Denied,
+                reasons: denies,
+            }
+        } else if !allows.is_empty() {
+            Decision {
+                allowed: true,
+                outcome: Outcome::Allowed,
+                reasons: allows,
+            }
+        } else {
+            outcome_only(Outcome::NoGrant)
+        }
+    }
+
+    /// What a role alone allows, for callers acting with a role but no
+    /// membership (organization API keys).
+    pub fn role_allows(&self, role: RoleId, permission: &str) -> bool {
+        let Some(r) = self.roles.get(&role) else {
+            return false;
+        };
+        if r.overrides {
+            return true;
+        }
+        let mut allowed = false;
+        for g in &r.grants {
+            if g.permission.covers(permission) {
+                match g.effect {
+                    Effect::Deny => return false,
+                    Effect::Allow => allowed = true,
+                }
+            }
+        }
+        allowed
+    }
+
+    pub fn role_overrides(&self, role: RoleId) -> bool {
+        self.roles.get(&role).is_some_and(|r| r.overrides)
+    }
+
+    /// The user's effective permissions at `scope`: allowed keys minus denied
+    /// ones, the roles that reached the user, and whether an owner-like role did.
+    pub fn effective(&self, user: UserId, scope: Scope) -> Effective {
+        let mut eff = Effective::default();
+        if self.members.get(&user) != Some(&MemberStatus::Active) {
+            return eff;
+        }
+        let mut allowed: HashMap<String, Vec<Reason>> = HashMap::new();
+        let mut denied: HashSet<String> = HashSet::new();
+        let mut role_ids = Vec::new();
+        for (e, via) in self.reachable(user) {
+            if !self.covers(e.scope, scope) {
+                continue;
+            }
+            let Some(role) = self.roles.get(&e.role) else {
+                continue;
+            };
+            if !role_ids.contains(&e.role) {
+                role_ids.push(e.role);
+            }
+            eff.overrides |= role.overrides;
+            for g in &role.grants {
+                let key = g.permission.as_str().to_owned();
+                match g.effect {
+                    Effect::Deny => {
+                        denied.insert(key);
+                    }
+                    Effect::Allow => allowed.entry(key.clone()).or_default().push(Reason {
+                        assignment_id: e.id,
+                        role_id: e.role,
+                        role_name: role.name.clone(),
+                        effect: Effect::Allow,
+                        grant: key,
+                        scope: e.scope,
+                        via: via.clone(),
+                    }),
+                }
+            }
+        }
+        if eff.overrides {
+            for c in CAPABILITIES {
+                allowed.entry(c.key.to_owned()).or_default();
+            }
+            denied.clear();
+        }
+        let mut keys: Vec<(String, Vec<Reason>)> = allowed
+            .into_iter()
+            .filter(|(k, _)| {
+                !denied
+                    .iter()
+                    .any(|d| d == k || (d.ends_with('*') && k.starts_with(&d[..d.len() - 1])))
+            })
+            .collect();
+        keys.sort_by(|a, b| a.0.cmp(&b.0));
+        eff.permissions = keys;
+        eff.role_ids = role_ids;
+        eff.denied = {
+            let mut d: Vec<String> = denied.into_iter().collect();
+            d.sort();
+            d
+        };
+        eff
+    }
+
+    /// Departments where the user is a direct member, plus all their descendants.
+    pub fn department_scope(&self, user: UserId) -> Vec<DeptId> {
+        let own: HashSet<DeptId> = self
+            .user_depts
+            .get(&user)
+            .into_iter()
+            .flatten()
+            .copied()
+            .collect();
+        let mut out: Vec<DeptId> = self
+            .dept_parent
+            .keys()
+            .filter(|d| self.ancestors(**d).iter().any(|a| own.contains(a)))
+            .copied()
+            .collect();
+        out.sort();
+        out
+    }
+}
+
+/// The result of [`OrgIndex::effective`].
+#[derive(Debug, Clone, Default)]
+pub struct Effective {
+    /// Allowed keys (sorted) with the assignments that granted each.
+    pub permissions: Vec<(String, Vec<Reason>)>,
+    /// Keys a deny removed.
+    pub denied: Vec<String>,
+    pub role_ids: Vec<RoleId>,
+    pub overrides: bool,
+}
+
+/// The deployment's published snapshot.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub revision: i64,
+    orgs: HashMap<OrgId, (i64, Arc<OrgIndex>)>,
+}
+
+impl Snapshot {
+    pub fn org(&self, org: OrgId) -> Option<&Arc<OrgIndex>> {
+        self.orgs.get(&org).map(|(_, ix)| ix)
+    }
+    pub fn org_count(&self) -> usize {
+        self.orgs.len()
+    }
+}
+
+/// The shared, lock-free-for-readers index.
+#[derive(Debug, Default)]
+pub struct Index {
+    current: ArcSwap<Snapshot>,
+}
+
+/// A change to publish: a rebuilt organization, or its removal.
+#[derive(Debug, Clone)]
+pub enum OrgUpdate {
+    Replace(OrgId, Arc<OrgIndex>),
+    Remove(OrgId),
+}
+
+impl Index {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn load(&self) -> arc_swap::Guard<Arc<Snapshot>> {
+        self.current.load()
+    }
+
+    /// Installs a whole snapshot (at start-up).
+    pub fn install(&self, revision: i64, orgs: Vec<(OrgId, OrgIndex)>) {
+        let orgs = orgs
+            .into_iter()
+            .map(|(id, ix)| (id, (revision, Arc::new(ix))))
+            .collect();
+        self.current.store(Arc::new(Snapshot { revision, orgs }));
+    }
+
+    /// Publishes updates made at `revision`, after their transaction committed.
+    /// An organization already published at a newer revision keeps its newer data.
+    pub fn publish(&self, revision: i64, updates: &[OrgUpdate]) {
+        self.current.rcu(|cur| {
+            let mut next = Snapshot::clone(cur);
+            next.revision = next.revision.max(revision);
+            for u in updates {
+                match u {
+                    OrgUpdate::Replace(id, ix) => {
+                        let newer = next.orgs.get(id).is_some_and(|(r, _)| *r > revision);
+                        if !newer {
+                            next.orgs.insert(*id, (revision, ix.clone()));
+                        }
+                    }
+                    OrgUpdate::Remove(id) => {
+                        next.orgs.remove(id);
+                    }
+                }
+            }
+            next
+        });
+    }
+}
+
+impl OrgIndex {
+    /// Does the user hold `role` directly at organization scope (primary or assigned)?
+    pub fn holds_role(&self, user: UserId, role: RoleId) -> bool {
+        self.by_user.get(&user).is_some_and(|v| {
+            v.iter()
+                .any(|e| e.role == role && e.scope == Scope::Organization)
+        })
+    }
+}

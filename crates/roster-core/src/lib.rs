@@ -1,0 +1,15 @@
+//! Roster's core: the one model shared by every dialect, its ids, errors,
+//! validated values, the permission index and the typed authorization handles.
+//! It depends on neither the web framework nor the database driver.
+
+pub mod access;
+pub mod error;
+pub mod ids;
+pub mod index;
+pub mod model;
+pub mod text;
+
+pub use access::{authorize, authorize_platform, need, Actor, Need, OrgAccess, PlatformAccess};
+pub use error::{Error, Result, ValidationError};
+pub use ids::*;
+pub use model::*;
