@@ -232,3 +232,51 @@ mod tests {
         assert_eq!(RoleId::parse(&custom.to_string()), Ok(custom));
     }
 }
+
+macro_rules! into_uuid {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Uuid {
+            fn from(id: $t) -> Uuid {
+                id.0
+            }
+        }
+    )*};
+}
+into_uuid!(
+    UserId,
+    OrgId,
+    MembershipId,
+    AssignmentId,
+    ProjectId,
+    GroupId,
+    DeptId,
+    InvitationId,
+    ApiKeyId,
+    EventId,
+    SessionId,
+    RoleId
+);
+
+macro_rules! from_uuid {
+    ($($t:ident),*) => {$(
+        impl From<Uuid> for $t {
+            fn from(u: Uuid) -> $t {
+                $t(u)
+            }
+        }
+    )*};
+}
+from_uuid!(
+    UserId,
+    OrgId,
+    MembershipId,
+    AssignmentId,
+    ProjectId,
+    GroupId,
+    DeptId,
+    InvitationId,
+    ApiKeyId,
+    EventId,
+    SessionId,
+    RoleId
+);

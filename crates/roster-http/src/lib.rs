@@ -1,1 +1,9 @@
+//! Roster's HTTP layer: one module per dialect, each mapping its paths, id
+//! spelling, status codes and error envelope onto the one core.
 
+pub mod app;
+pub mod org;
+mod trace;
+
+pub use app::{openapi, router, App, Config};
+pub use trace::current_trace_id;

@@ -1,0 +1,102 @@
+//! The organization API dialect (Aitronos `/v1/organizations/...`), Roster's
+//! native API. Handlers parse the dialect's ids and bodies, obtain an
+//! authorization handle from the core, call the store, and render the
+//! dialect's shapes. No business rule lives here.
+
+mod error;
+mod extract;
+mod ids;
+mod members;
+mod meta;
+mod orgs;
+mod users;
+pub mod views;
+
+pub use error::{describe, ApiError, Kind};
+pub use extract::{parse_json, OJson, OQuery};
+pub use ids::{nil, parse_id, unknown, SpelledId};
+
+use crate::app::App;
+use axum::extract::Request;
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use utoipa_axum::router::OpenApiRouter;
+
+/// Every route of the dialect, with its OpenAPI declaration.
+pub fn routes() -> OpenApiRouter<App> {
+    OpenApiRouter::new()
+        .merge(orgs::routes())
+        .merge(members::routes())
+        .merge(meta::routes())
+        .merge(users::routes())
+}
+
+/// Unknown routes: 404 in the envelope.
+pub async fn not_found(req: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+        Kind::Client,
+        format!("No route for {} {}", req.method(), req.uri().path()),
+        "route not found",
+        json!({"method": req.method().as_str(), "path": req.uri().path()}),
+    )
+}
+
+/// Turns the framework's own bodiless errors (405, 413 from the body limit)
+/// into the envelope.
+pub async fn map_framework_errors(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let res = next.run(req).await;
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json {
+        return res;
+    }
+    match res.status() {
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "METHOD_NOT_ALLOWED",
+            Kind::Client,
+            format!("Method {method} is not allowed on this path"),
+            "method not allowed",
+            json!({"method": method.as_str()}),
+        )
+        .into_response(),
+        StatusCode::PAYLOAD_TOO_LARGE => extract::too_large().into_response(),
+        _ => res,
+    }
+}
+
+/// A panic is logged with its trace id and answered with a 500 envelope.
+pub fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let msg = err
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| err.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_default();
+    tracing::error!(trace_id = %crate::current_trace_id(), panic = %msg, "handler panicked");
+    error::internal().into_response()
+}
+
+/// Paging bounds shared by the list endpoints.
+pub(crate) fn check_range(field: &str, value: i64, min: i64, max: i64) -> Result<i64, ApiError> {
+    if value < min || value > max {
+        Err(ApiError::validation(
+            field,
+            format!("must be between {min} and {max}"),
+        ))
+    } else {
+        Ok(value)
+    }
+}
+
+/// Every write response carries the revision it produced.
+pub(crate) fn revision_header(revision: i64) -> [(&'static str, String); 1] {
+    [("roster-revision", revision.to_string())]
+}

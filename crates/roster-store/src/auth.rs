@@ -1,0 +1,184 @@
+//! Credentials: password hashing (argon2), secret generation, and resolving a
+//! presented credential to an [`Actor`]. Secrets are stored only as hashes.
+
+use crate::db::{db_err, now_micros};
+use crate::rows::*;
+use crate::{Ctx, Store, Written};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
+use argon2::Argon2;
+use rand::distributions::Alphanumeric;
+use rand::Rng;
+use roster_core::*;
+use sha2::{Digest, Sha256};
+
+pub fn hash_password(password: &str) -> Result<String> {
+    if password.chars().count() < 8 || password.len() > 1024 {
+        return Err(Error::validation(
+            "password",
+            "must be 8 to 1024 characters",
+        ));
+    }
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| Error::internal(std::io::Error::other(e.to_string())))
+}
+
+fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// A random secret: `prefix` + 40 alphanumeric characters.
+pub fn new_secret(prefix: &str) -> String {
+    let body: String = rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(40)
+        .map(char::from)
+        .collect();
+    format!("{prefix}{body}")
+}
+
+/// Secrets are long and random, so a plain SHA-256 is enough to store them
+/// (unlike passwords, which need argon2's work factor).
+pub fn hash_secret(secret: &str) -> String {
+    let digest = Sha256::digest(secret.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Session lifetime.
+pub const SESSION_SECONDS: i64 = 12 * 3600;
+
+/// A successful login.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub token: String,
+    pub user_id: UserId,
+    pub expires_in: i64,
+}
+
+impl Store {
+    /// Resolves a credential: the bootstrap key, an API key (`ak_`) or a session token (`rst_`).
+    pub async fn authenticate(
+        &self,
+        credential: &str,
+        bootstrap_hash: Option<&str>,
+    ) -> Result<Actor> {
+        let hash = hash_secret(credential);
+        if bootstrap_hash.is_some_and(|b| constant_time_eq(b.as_bytes(), hash.as_bytes())) {
+            return Ok(Actor::Platform);
+        }
+        let now = now_micros();
+        if credential.starts_with("ak_") {
+            let row = sqlx::query(
+                "SELECT id, org_id, role_id FROM api_keys WHERE secret_hash = $1 AND is_active = TRUE AND deleted_at IS NULL \
+                 AND (expires_at IS NULL OR expires_at > $2)",
+            )
+            .bind(&hash)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?
+            .ok_or(Error::InvalidCredentials)?;
+            let key = ApiKeyId(uuid_of(&row, "id")?);
+            return Ok(match opt_uuid_of(&row, "org_id")? {
+                None => Actor::Platform,
+                Some(org) => Actor::OrgKey {
+                    key,
+                    org: OrgId(org),
+                    role: RoleId(uuid_of(&row, "role_id")?),
+                },
+            });
+        }
+        let row = sqlx::query("SELECT user_id FROM sessions WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2")
+            .bind(&hash)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?
+            .ok_or(Error::InvalidCredentials)?;
+        Ok(Actor::User {
+            user: UserId(uuid_of(&row, "user_id")?),
+        })
+    }
+
+    /// Checks an email and password and opens a session.
+    pub async fn login(&self, ctx: &Ctx, email: &str, password: &str) -> Result<Written<Session>> {
+        let row = sqlx::query("SELECT id, password_hash FROM users WHERE email_key = $1")
+            .bind(email.trim().to_lowercase())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        let (user, hash) = match row {
+            Some(r) => (UserId(uuid_of(&r, "id")?), opt_str_of(&r, "password_hash")?),
+            None => return Err(Error::InvalidCredentials),
+        };
+        let hash = hash.ok_or(Error::InvalidCredentials)?;
+        // argon2 is deliberately slow: keep it off the async workers.
+        let pw = password.to_owned();
+        let ok = tokio::task::spawn_blocking(move || verify_password(&pw, &hash))
+            .await
+            .map_err(Error::internal)?;
+        if !ok {
+            return Err(Error::InvalidCredentials);
+        }
+        let token = new_secret("rst_");
+        let now = now_micros();
+        let ctx = Ctx {
+            actor: Actor::User { user },
+            trace_id: ctx.trace_id.clone(),
+        };
+        let mut tx = self.begin(&ctx).await?;
+        sqlx::query("INSERT INTO sessions (id, user_id, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(id(SessionId::new()))
+            .bind(id(user))
+            .bind(hash_secret(&token))
+            .bind(now)
+            .bind(now + SESSION_SECONDS * 1_000_000)
+            .execute(tx.conn())
+            .await
+            .map_err(db_err)?;
+        tx.audit(None, "session.created", "user", user, None, None);
+        tx.commit(
+            self,
+            Session {
+                token,
+                user_id: user,
+                expires_in: SESSION_SECONDS,
+            },
+        )
+        .await
+    }
+
+    /// Revokes the session whose token is presented (other credentials: no-op).
+    pub async fn logout(&self, ctx: &Ctx, token: &str) -> Result<Written<bool>> {
+        let mut tx = self.begin(ctx).await?;
+        let done = sqlx::query(
+            "UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL",
+        )
+        .bind(now_micros())
+        .bind(hash_secret(token))
+        .execute(tx.conn())
+        .await
+        .map_err(db_err)?
+        .rows_affected()
+            > 0;
+        if let Actor::User { user } = ctx.actor {
+            tx.audit(None, "session.revoked", "user", user, None, None);
+        }
+        tx.commit(self, done).await
+    }
+}
+
+/// Compares without an early exit, so timing does not reveal a prefix match.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -1,0 +1,332 @@
+//! Connection, migrations, the write transaction, and constraint mapping.
+
+use crate::{Ctx, Written};
+use roster_core::index::{Index, OrgIndex, OrgUpdate};
+use roster_core::{Error, OrgId, Result};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{Any, AnyPool, Row};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Which database a URL names. The only place where the two differ in code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbKind {
+    Sqlite,
+    Postgres,
+}
+
+impl DbKind {
+    pub fn from_url(url: &str) -> Result<Self> {
+        if url.starts_with("sqlite:") {
+            Ok(DbKind::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Ok(DbKind::Postgres)
+        } else {
+            Err(Error::validation(
+                "database",
+                "the URL must start with sqlite: or postgres:",
+            ))
+        }
+    }
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+/// The store: a connection pool and the permission index it keeps current.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) pool: AnyPool,
+    pub(crate) kind: DbKind,
+    index: Arc<Index>,
+    /// SQLite allows one writer at a time; taking the writer's turn here,
+    /// instead of letting deferred transactions collide on an upgrade, turns
+    /// `SQLITE_BUSY` into an orderly queue. PostgreSQL needs no such lock.
+    write_lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("kind", &self.kind).finish()
+    }
+}
+
+pub(crate) fn db_err(e: sqlx::Error) -> Error {
+    Error::internal(e)
+}
+
+/// True when `e` is a unique-constraint violation (both databases report the kind).
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.kind() == sqlx::error::ErrorKind::UniqueViolation)
+}
+
+/// Maps a unique violation to `conflict`, anything else to an internal error.
+pub(crate) fn conflict(e: sqlx::Error, conflict: impl FnOnce() -> Error) -> Error {
+    if is_unique_violation(&e) {
+        conflict()
+    } else {
+        db_err(e)
+    }
+}
+
+pub(crate) fn now_micros() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+impl Store {
+    /// Connects (creating an SQLite file if missing) and applies migrations.
+    pub async fn open(url: &str) -> Result<Self> {
+        let store = Self::connect(url).await?;
+        store.migrate().await?;
+        store.rebuild_index().await?;
+        Ok(store)
+    }
+
+    /// Connects without migrating.
+    pub async fn connect(url: &str) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let kind = DbKind::from_url(url)?;
+        let (url, max) = match kind {
+            DbKind::Sqlite => (sqlite_url(url), 8),
+            DbKind::Postgres => (url.to_owned(), 16),
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max)
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if kind == DbKind::Sqlite {
+                        // WAL lets readers run beside the writer; FULL makes every
+                        // acknowledged commit durable; foreign keys are off by default.
+                        for pragma in [
+                            "PRAGMA journal_mode = WAL",
+                            "PRAGMA synchronous = FULL",
+                            "PRAGMA foreign_keys = ON",
+                            "PRAGMA busy_timeout = 10000",
+                        ] {
+                            sqlx::query(pragma).execute(&mut *conn).await?;
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await
+            .map_err(db_err)?;
+        Ok(Store {
+            pool,
+            kind,
+            index: Arc::new(Index::new()),
+            write_lock: Arc::new(tokio::sync::Mutex::new(())),
+        })
+    }
+
+    pub fn kind(&self) -> DbKind {
+        self.kind
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn index(&self) -> &Arc<Index> {
+        &self.index
+    }
+
+    fn migrator(&self) -> &'static sqlx::migrate::Migrator {
+        match self.kind {
+            DbKind::Sqlite => &SQLITE_MIGRATIONS,
+            DbKind::Postgres => &POSTGRES_MIGRATIONS,
+        }
+    }
+
+    /// Applies pending migrations; refuses a database migrated by a newer Roster.
+    pub async fn migrate(&self) -> Result<()> {
+        let known = self.migrator().iter().map(|m| m.version).max().unwrap_or(0);
+        let applied: Option<i64> = sqlx::query("SELECT MAX(version) AS v FROM _sqlx_migrations")
+            .fetch_one(&self.pool)
+            .await
+            .ok()
+            .and_then(|r: AnyRow| r.try_get::<Option<i64>, _>("v").ok().flatten());
+        if let Some(v) = applied {
+            if v > known {
+                return Err(Error::validation(
+                    "database",
+                    format!("the database has migration {v}, newer than this Roster knows ({known}); upgrade Roster"),
+                ));
+            }
+        }
+        self.migrator()
+            .run(&self.pool)
+            .await
+            .map_err(|e| Error::internal(e))?;
+        Ok(())
+    }
+
+    /// Rebuilds the whole permission index from the database.
+    pub async fn rebuild_index(&self) -> Result<()> {
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        let revision = current_revision(&mut conn).await?;
+        let orgs = crate::load::all_orgs(&mut conn).await?;
+        self.index.install(revision, orgs);
+        Ok(())
+    }
+
+    /// Starts a write transaction on behalf of `ctx`.
+    pub async fn begin(&self, ctx: &Ctx) -> Result<Tx> {
+        let guard = match self.kind {
+            DbKind::Sqlite => Some(self.write_lock.clone().lock_owned().await),
+            DbKind::Postgres => None,
+        };
+        let tx = self.pool.begin().await.map_err(db_err)?;
+        Ok(Tx {
+            tx,
+            ctx: ctx.clone(),
+            touched: BTreeSet::new(),
+            removed: BTreeSet::new(),
+            events: Vec::new(),
+            _guard: guard,
+        })
+    }
+
+    /// The latest revision published in this process.
+    pub fn revision(&self) -> i64 {
+        self.index.load().revision
+    }
+}
+
+/// `sqlite://roster.db` → create the file when missing.
+fn sqlite_url(url: &str) -> String {
+    if url.contains("mode=") || url.contains(":memory:") {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    }
+}
+
+pub(crate) async fn current_revision(conn: &mut sqlx::AnyConnection) -> Result<i64> {
+    let row = sqlx::query("SELECT revision FROM meta WHERE id = 1")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    row.try_get::<i64, _>("revision").map_err(db_err)
+}
+
+pub(crate) struct PendingEvent {
+    pub org: Option<OrgId>,
+    pub action: String,
+    pub target_type: &'static str,
+    pub target_id: String,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+}
+
+/// One write transaction. Dropping it without [`Tx::commit`] rolls back.
+pub struct Tx {
+    pub(crate) tx: sqlx::Transaction<'static, Any>,
+    pub(crate) ctx: Ctx,
+    touched: BTreeSet<OrgId>,
+    removed: BTreeSet<OrgId>,
+    events: Vec<PendingEvent>,
+    _guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Tx {
+    pub(crate) fn conn(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.tx
+    }
+
+    /// Records an audit event (written at commit) and marks the
+    /// organization's index for rebuilding.
+    pub(crate) fn audit(
+        &mut self,
+        org: Option<OrgId>,
+        action: &str,
+        target_type: &'static str,
+        target_id: impl ToString,
+        before: Option<serde_json::Value>,
+        after: Option<serde_json::Value>,
+    ) {
+        if let Some(o) = org {
+            self.touched.insert(o);
+        }
+        self.events.push(PendingEvent {
+            org,
+            action: action.to_owned(),
+            target_type,
+            target_id: target_id.to_string(),
+            before,
+            after,
+        });
+    }
+
+    /// Marks an organization as gone from the index.
+    pub(crate) fn remove_org(&mut self, org: OrgId) {
+        self.touched.remove(&org);
+        self.removed.insert(org);
+    }
+
+    /// Bumps the revision, writes the audit events, rebuilds touched
+    /// organizations' indexes, commits, then publishes.
+    pub(crate) async fn commit<T>(mut self, store: &Store, value: T) -> Result<Written<T>> {
+        let row =
+            sqlx::query("UPDATE meta SET revision = revision + 1 WHERE id = 1 RETURNING revision")
+                .fetch_one(&mut *self.tx)
+                .await
+                .map_err(db_err)?;
+        let revision: i64 = row.try_get("revision").map_err(db_err)?;
+        let now = now_micros();
+        let events = std::mem::take(&mut self.events);
+        for e in events {
+            sqlx::query(
+                "INSERT INTO audit_events (id, revision, org_id, actor, action, target_type, target_id, before_json, after_json, trace_id, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .bind(roster_core::EventId::new().uuid().to_string())
+            .bind(revision)
+            .bind(e.org.map(|o| o.uuid().to_string()))
+            .bind(self.ctx.actor.audit_name())
+            .bind(e.action)
+            .bind(e.target_type)
+            .bind(e.target_id)
+            .bind(e.before.map(|v| v.to_string()))
+            .bind(e.after.map(|v| v.to_string()))
+            .bind(self.ctx.trace_id.clone())
+            .bind(now)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db_err)?;
+        }
+        let mut updates = Vec::new();
+        for org in std::mem::take(&mut self.touched) {
+            match crate::load::org_data(&mut self.tx, org).await? {
+                Some(data) => {
+                    updates.push(OrgUpdate::Replace(org, Arc::new(OrgIndex::build(data))))
+                }
+                None => updates.push(OrgUpdate::Remove(org)),
+            }
+        }
+        updates.extend(self.removed.iter().map(|o| OrgUpdate::Remove(*o)));
+        self.tx.commit().await.map_err(db_err)?;
+        store.index.publish(revision, &updates);
+        Ok(Written { value, revision })
+    }
+}
+
+impl Tx {
+    /// Serializes writers of one organization for invariants that span rows
+    /// (the last owner, the department forest). SQLite already has one writer.
+    pub(crate) async fn lock_org(&mut self, kind: DbKind, org: OrgId) -> Result<()> {
+        if kind == DbKind::Postgres {
+            sqlx::query("SELECT id FROM organizations WHERE id = $1 FOR UPDATE")
+                .bind(org.uuid().to_string())
+                .fetch_optional(&mut *self.tx)
+                .await
+                .map_err(db_err)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,205 @@
+//! Loading the permission index's rows: one organization (inside a write
+//! transaction) or all of them at start-up (one pass per table).
+
+use crate::db::db_err;
+use crate::rows::*;
+use roster_core::index::{OrgData, OrgIndex};
+use roster_core::*;
+use sqlx::any::AnyRow;
+use sqlx::AnyConnection;
+use std::collections::HashMap;
+
+pub(crate) fn assignment_of(row: &AnyRow) -> Result<Assignment> {
+    let pid = uuid_of(row, "principal_id")?;
+    let principal = match str_of(row, "principal_type")?.as_str() {
+        "user" => Principal::User(UserId(pid)),
+        "group" => Principal::Group(GroupId(pid)),
+        _ => Principal::Department(DeptId(pid)),
+    };
+    let scope = match str_of(row, "scope_type")?.as_str() {
+        "project" => Scope::Project(ProjectId(uuid_of(row, "scope_id")?)),
+        "department" => Scope::Department(DeptId(uuid_of(row, "scope_id")?)),
+        _ => Scope::Organization,
+    };
+    Ok(Assignment {
+        id: AssignmentId(uuid_of(row, "id")?),
+        org_id: OrgId(uuid_of(row, "org_id")?),
+        role_id: RoleId(uuid_of(row, "role_id")?),
+        principal,
+        scope,
+        is_primary: bool_of(row, "is_primary")?,
+        created_at: ts_of(row, "created_at")?,
+    })
+}
+
+pub(crate) fn principal_cols(p: Principal) -> (&'static str, String) {
+    match p {
+        Principal::User(u) => ("user", id(u)),
+        Principal::Group(g) => ("group", id(g)),
+        Principal::Department(d) => ("department", id(d)),
+    }
+}
+
+pub(crate) fn scope_cols(s: Scope) -> (&'static str, String) {
+    match s {
+        Scope::Organization => ("organization", String::new()),
+        Scope::Project(p) => ("project", id(p)),
+        Scope::Department(d) => ("department", id(d)),
+    }
+}
+
+pub(crate) fn grant_of(row: &AnyRow) -> Result<Grant> {
+    let key = str_of(row, "perm_key")?;
+    Ok(Grant {
+        permission: PermissionKey::parse(&key).map_err(Error::internal)?,
+        effect: Effect::parse(&str_of(row, "effect")?).unwrap_or(Effect::Deny),
+    })
+}
+
+const ORG_FILTER: &str = "org_id = $1";
+
+async fn rows(conn: &mut AnyConnection, sql: &str, org: Option<OrgId>) -> Result<Vec<AnyRow>> {
+    let mut q = sqlx::query(sql);
+    if let Some(o) = org {
+        q = q.bind(id(o));
+    }
+    q.fetch_all(&mut *conn).await.map_err(db_err)
+}
+
+/// Adds the rows of the query results to per-organization data.
+async fn fill(
+    conn: &mut AnyConnection,
+    org: Option<OrgId>,
+    data: &mut HashMap<OrgId, OrgData>,
+) -> Result<()> {
+    let filter = |table: &str, cols: &str, extra: &str| {
+        let wher = match (org.is_some(), extra.is_empty()) {
+            (true, true) => format!(" WHERE {ORG_FILTER}"),
+            (true, false) => format!(" WHERE {ORG_FILTER} AND {extra}"),
+            (false, true) => String::new(),
+            (false, false) => format!(" WHERE {extra}"),
+        };
+        format!("SELECT {cols} FROM {table}{wher}")
+    };
+    let org_of = |r: &AnyRow| uuid_of(r, "org_id").map(OrgId);
+
+    for r in rows(
+        conn,
+        &filter(
+            "memberships",
+            "org_id, user_id, status",
+            "deleted_at IS NULL",
+        ),
+        org,
+    )
+    .await?
+    {
+        let status = MemberStatus::parse(&str_of(&r, "status")?).unwrap_or(MemberStatus::Inactive);
+        if let Some(d) = data.get_mut(&org_of(&r)?) {
+            d.members.push((UserId(uuid_of(&r, "user_id")?), status));
+        }
+    }
+    let mut grants: HashMap<RoleId, Vec<Grant>> = HashMap::new();
+    let grant_sql = match org {
+        Some(_) => "SELECT g.role_id, g.perm_key, g.effect FROM role_grants g JOIN roles r ON r.id = g.role_id WHERE r.org_id = $1",
+        None => "SELECT role_id, perm_key, effect FROM role_grants",
+    };
+    for r in rows(conn, grant_sql, org).await? {
+        grants
+            .entry(RoleId(uuid_of(&r, "role_id")?))
+            .or_default()
+            .push(grant_of(&r)?);
+    }
+    for r in rows(conn, &filter("roles", "id, org_id, name", ""), org).await? {
+        let rid = RoleId(uuid_of(&r, "id")?);
+        if let Some(d) = data.get_mut(&org_of(&r)?) {
+            d.roles.push((
+                rid,
+                str_of(&r, "name")?,
+                grants.remove(&rid).unwrap_or_default(),
+            ));
+        }
+    }
+    let cols = "id, org_id, role_id, principal_type, principal_id, scope_type, scope_id, is_primary, created_at";
+    for r in rows(conn, &filter("role_assignments", cols, ""), org).await? {
+        let a = assignment_of(&r)?;
+        if let Some(d) = data.get_mut(&a.org_id) {
+            d.assignments.push(a);
+        }
+    }
+    for r in rows(
+        conn,
+        &filter("department_members", "org_id, dept_id, user_id", ""),
+        org,
+    )
+    .await?
+    {
+        if let Some(d) = data.get_mut(&org_of(&r)?) {
+            d.dept_members.push((
+                DeptId(uuid_of(&r, "dept_id")?),
+                UserId(uuid_of(&r, "user_id")?),
+            ));
+        }
+    }
+    for r in rows(
+        conn,
+        &filter("departments", "id, org_id, parent_id, name", ""),
+        org,
+    )
+    .await?
+    {
+        if let Some(d) = data.get_mut(&org_of(&r)?) {
+            d.departments.push((
+                DeptId(uuid_of(&r, "id")?),
+                opt_uuid_of(&r, "parent_id")?.map(DeptId),
+                str_of(&r, "name")?,
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The index rows of one live organization, or `None` if it is gone.
+pub(crate) async fn org_data(conn: &mut AnyConnection, org: OrgId) -> Result<Option<OrgData>> {
+    let exists = sqlx::query("SELECT id FROM organizations WHERE id = $1 AND deleted_at IS NULL")
+        .bind(id(org))
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    if exists.is_none() {
+        return Ok(None);
+    }
+    let mut data = HashMap::from([(
+        org,
+        OrgData {
+            org: Some(org),
+            ..Default::default()
+        },
+    )]);
+    fill(conn, Some(org), &mut data).await?;
+    Ok(data.remove(&org))
+}
+
+/// Every live organization's index.
+pub(crate) async fn all_orgs(conn: &mut AnyConnection) -> Result<Vec<(OrgId, OrgIndex)>> {
+    let mut data = HashMap::new();
+    for r in sqlx::query("SELECT id FROM organizations WHERE deleted_at IS NULL")
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_err)?
+    {
+        let o = OrgId(uuid_of(&r, "id")?);
+        data.insert(
+            o,
+            OrgData {
+                org: Some(o),
+                ..Default::default()
+            },
+        );
+    }
+    fill(conn, None, &mut data).await?;
+    Ok(data
+        .into_iter()
+        .map(|(o, d)| (o, OrgIndex::build(d)))
+        .collect())
+}

@@ -1,0 +1,595 @@
+//! Memberships: a user in an organization with a status and a primary role.
+//! The primary role is stored as a role assignment flagged `is_primary`, so
+//! every role a user holds lives in one table.
+
+use crate::db::{conflict, db_err, now_micros, Tx};
+use crate::orgs::json;
+use crate::rows::*;
+use crate::{Ctx, Page, Store, Written};
+use roster_core::access::need;
+use roster_core::*;
+use sqlx::any::AnyRow;
+use sqlx::AnyConnection;
+
+const MEMBER_SELECT: &str = "SELECT m.id, m.org_id, m.user_id, m.status, m.joined_at, m.deleted_at, m.created_at, \
+    m.updated_at, u.email, u.full_name, u.username, u.created_at AS u_created, u.updated_at AS u_updated, \
+    a.role_id, r.name AS role_name \
+    FROM memberships m JOIN users u ON u.id = m.user_id \
+    LEFT JOIN role_assignments a ON a.org_id = m.org_id AND a.principal_id = m.user_id AND a.is_primary \
+    LEFT JOIN roles r ON r.id = a.role_id";
+
+fn member_of(row: &AnyRow) -> Result<Member> {
+    let role_id = opt_uuid_of(row, "role_id")?
+        .map(RoleId)
+        .unwrap_or(SystemRole::Member.id());
+    let role_name = match role_id.system() {
+        Some(sys) => sys.name().to_owned(),
+        None => opt_str_of(row, "role_name")?.unwrap_or_default(),
+    };
+    Ok(Member {
+        id: MembershipId(uuid_of(row, "id")?),
+        org_id: OrgId(uuid_of(row, "org_id")?),
+        user: User {
+            id: UserId(uuid_of(row, "user_id")?),
+            email: str_of(row, "email")?,
+            full_name: opt_str_of(row, "full_name")?,
+            username: opt_str_of(row, "username")?,
+            created_at: ts_of(row, "u_created")?,
+            updated_at: ts_of(row, "u_updated")?,
+        },
+        role_id,
+        role_name,
+        status: MemberStatus::parse(&str_of(row, "status")?).unwrap_or(MemberStatus::Inactive),
+        deleted: opt_ts_of(row, "deleted_at")?.is_some(),
+        joined_at: ts_of(row, "joined_at")?,
+        created_at: ts_of(row, "created_at")?,
+        updated_at: ts_of(row, "updated_at")?,
+    })
+}
+
+/// How a path names a member: by user id or by membership id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberRef {
+    User(UserId),
+    Membership(MembershipId),
+}
+
+/// Filters, sorting and paging of the member list.
+#[derive(Debug, Clone)]
+pub struct MemberQuery {
+    pub skip: i64,
+    pub take: i64,
+    pub search: Option<String>,
+    pub role_id: Option<RoleId>,
+    pub status: Option<MemberStatus>,
+    pub sort_field: MemberSort,
+    pub descending: bool,
+    pub include_deleted: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberSort {
+    FullName,
+    Email,
+    Role,
+    Status,
+    CreatedAt,
+    LastModifiedAt,
+}
+
+impl MemberSort {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "full_name" => Self::FullName,
+            "email" => Self::Email,
+            "role" => Self::Role,
+            "status" => Self::Status,
+            "created_at" => Self::CreatedAt,
+            "last_modified_at" => Self::LastModifiedAt,
+            _ => return None,
+        })
+    }
+    fn column(self) -> &'static str {
+        match self {
+            Self::FullName => "u.full_name",
+            Self::Email => "u.email_key",
+            Self::Role => "a.role_id",
+            Self::Status => "m.status",
+            Self::CreatedAt => "m.created_at",
+            Self::LastModifiedAt => "m.updated_at",
+        }
+    }
+}
+
+/// The outcome of a bulk operation: which ids failed and why.
+#[derive(Debug, Clone, Default)]
+pub struct Bulk {
+    pub success_count: i64,
+    pub failed: Vec<(String, String)>,
+}
+
+pub(crate) async fn require_user(tx: &mut Tx, user: UserId) -> Result<()> {
+    sqlx::query("SELECT id FROM users WHERE id = $1")
+        .bind(id(user))
+        .fetch_optional(tx.conn())
+        .await
+        .map_err(db_err)?
+        .map(|_| ())
+        .ok_or(Error::UserNotFound(user))
+}
+
+/// Inserts a membership and its primary assignment.
+pub(crate) async fn insert_membership(
+    tx: &mut Tx,
+    org: OrgId,
+    user: UserId,
+    role: RoleId,
+    status: MemberStatus,
+) -> Result<MembershipId> {
+    let mid = MembershipId::new();
+    let now = now_micros();
+    sqlx::query("INSERT INTO memberships (id, org_id, user_id, status, joined_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5, $5)")
+        .bind(id(mid))
+        .bind(id(org))
+        .bind(id(user))
+        .bind(status.as_str())
+        .bind(now)
+        .execute(tx.conn())
+        .await
+        .map_err(|e| conflict(e, || Error::AlreadyMember(user)))?;
+    crate::roles::insert_assignment(
+        tx,
+        org,
+        role,
+        Principal::User(user),
+        Scope::Organization,
+        true,
+    )
+    .await?;
+    Ok(mid)
+}
+
+async fn fetch_member(
+    conn: &mut AnyConnection,
+    org: OrgId,
+    who: MemberRef,
+    include_deleted: bool,
+) -> Result<Member> {
+    let (col, val, user) = match who {
+        MemberRef::User(u) => ("m.user_id", id(u), Some(u)),
+        MemberRef::Membership(m) => ("m.id", id(m), None),
+    };
+    let deleted = if include_deleted {
+        ""
+    } else {
+        " AND m.deleted_at IS NULL"
+    };
+    let row = sqlx::query(&format!(
+        "{MEMBER_SELECT} WHERE m.org_id = $1 AND {col} = $2{deleted}"
+    ))
+    .bind(id(org))
+    .bind(val)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    match row {
+        Some(r) => member_of(&r),
+        None => Err(Error::MemberNotFound {
+            org,
+            user: user.unwrap_or(UserId(uuid::Uuid::nil())),
+        }),
+    }
+}
+
+/// The user must be a live member of `org` (any status): the rule every
+/// relation of a user inside an organization obeys.
+pub(crate) async fn require_member(tx: &mut Tx, org: OrgId, user: UserId) -> Result<()> {
+    fetch_member(tx.conn(), org, MemberRef::User(user), false)
+        .await
+        .map(|_| ())
+}
+
+/// Users who hold Owner at organization scope with a live membership.
+pub(crate) async fn owner_count(tx: &mut Tx, org: OrgId) -> Result<i64> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n FROM role_assignments a JOIN memberships m ON m.org_id = a.org_id AND m.user_id = a.principal_id \
+         WHERE a.org_id = $1 AND a.role_id = $2 AND a.principal_type = 'user' AND a.scope_type = 'organization' AND m.deleted_at IS NULL",
+    )
+    .bind(id(org))
+    .bind(id(SystemRole::Owner.id()))
+    .fetch_one(tx.conn())
+    .await
+    .map_err(db_err)?;
+    i64_of(&row, "n")
+}
+
+/// True when the user holds the Owner role at organization scope.
+pub(crate) async fn is_owner(tx: &mut Tx, org: OrgId, user: UserId) -> Result<bool> {
+    let row = sqlx::query(
+        "SELECT id FROM role_assignments WHERE org_id = $1 AND role_id = $2 AND principal_type = 'user' AND principal_id = $3 AND scope_type = 'organization'",
+    )
+    .bind(id(org))
+    .bind(id(SystemRole::Owner.id()))
+    .bind(id(user))
+    .fetch_optional(tx.conn())
+    .await
+    .map_err(db_err)?;
+    Ok(row.is_some())
+}
+
+impl Store {
+    pub async fn get_member(
+        &self,
+        access: &OrgAccess<need::AnyMember>,
+        who: MemberRef,
+    ) -> Result<Member> {
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        fetch_member(&mut conn, access.org(), who, true).await
+    }
+
+    pub async fn list_members(
+        &self,
+        access: &OrgAccess<need::AnyMember>,
+        q: &MemberQuery,
+    ) -> Result<Page<Member>> {
+        let mut wher = String::from(" WHERE m.org_id = $1");
+        let mut binds: Vec<String> = vec![id(access.org())];
+        if !q.include_deleted {
+            wher.push_str(" AND m.deleted_at IS NULL");
+        }
+        if let Some(s) = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            binds.push(format!("%{}%", s.to_lowercase()));
+            let n = binds.len();
+            wher.push_str(&format!(
+                " AND (LOWER(COALESCE(u.full_name, '')) LIKE ${n} OR u.email_key LIKE ${n} OR LOWER(COALESCE(u.username, '')) LIKE ${n})"
+            ));
+        }
+        if let Some(r) = q.role_id {
+            binds.push(id(r));
+            wher.push_str(&format!(" AND a.role_id = ${}", binds.len()));
+        }
+        if let Some(s) = q.status {
+            binds.push(s.as_str().to_owned());
+            wher.push_str(&format!(" AND m.status = ${}", binds.len()));
+        }
+        let dir = if q.descending { "DESC" } else { "ASC" };
+        let list_sql = format!(
+            "{MEMBER_SELECT}{wher} ORDER BY {} {dir}, m.id {dir} LIMIT ${} OFFSET ${}",
+            q.sort_field.column(),
+            binds.len() + 1,
+            binds.len() + 2
+        );
+        let count_sql = format!(
+            "SELECT COUNT(*) AS n FROM memberships m JOIN users u ON u.id = m.user_id \
+             LEFT JOIN role_assignments a ON a.org_id = m.org_id AND a.principal_id = m.user_id AND a.is_primary{wher}"
+        );
+        let mut lq = sqlx::query(&list_sql);
+        let mut cq = sqlx::query(&count_sql);
+        for b in &binds {
+            lq = lq.bind(b.clone());
+            cq = cq.bind(b.clone());
+        }
+        let rows = lq
+            .bind(q.take)
+            .bind(q.skip)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        let total = i64_of(&cq.fetch_one(&self.pool).await.map_err(db_err)?, "n")?;
+        Ok(Page {
+            items: rows.iter().map(member_of).collect::<Result<_>>()?,
+            total,
+        })
+    }
+
+    pub async fn member_ids(
+        &self,
+        access: &OrgAccess<need::AnyMember>,
+        include_deleted: bool,
+    ) -> Result<Vec<UserId>> {
+        let deleted = if include_deleted {
+            ""
+        } else {
+            " AND deleted_at IS NULL"
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT user_id FROM memberships WHERE org_id = $1{deleted} ORDER BY created_at, id"
+        ))
+        .bind(id(access.org()))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|r| uuid_of(r, "user_id").map(UserId))
+            .collect()
+    }
+
+    /// Members among `users` (unknown ids are simply absent).
+    pub async fn members_by_ids(
+        &self,
+        access: &OrgAccess<need::AnyMember>,
+        users: &[UserId],
+    ) -> Result<Vec<Member>> {
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        let mut out = Vec::new();
+        for u in users {
+            match fetch_member(&mut conn, access.org(), MemberRef::User(*u), false).await {
+                Ok(m) => out.push(m),
+                Err(Error::MemberNotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Live members per status, every base status listed.
+    pub async fn status_summary(
+        &self,
+        access: &OrgAccess<need::AnyMember>,
+    ) -> Result<Vec<(MemberStatus, i64)>> {
+        let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM memberships WHERE org_id = $1 AND deleted_at IS NULL GROUP BY status")
+            .bind(id(access.org()))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        let mut out: Vec<(MemberStatus, i64)> = MemberStatus::ALL.iter().map(|s| (*s, 0)).collect();
+        for r in rows {
+            if let Some(s) = MemberStatus::parse(&str_of(&r, "status")?) {
+                if let Some(slot) = out.iter_mut().find(|(x, _)| *x == s) {
+                    slot.1 = i64_of(&r, "n")?;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Adds an existing user directly (Owner/Admin or a platform key).
+    pub async fn add_member(
+        &self,
+        ctx: &Ctx,
+        access: &OrgAccess<need::Admin>,
+        user: UserId,
+        role: Option<RoleId>,
+        status: Option<MemberStatus>,
+    ) -> Result<Written<Member>> {
+        let org = access.org();
+        let role = role.unwrap_or(SystemRole::Member.id());
+        let mut tx = self.begin(ctx).await?;
+        require_user(&mut tx, user).await?;
+        crate::roles::require_org_role(&mut tx, org, role).await?;
+        insert_membership(
+            &mut tx,
+            org,
+            user,
+            role,
+            status.unwrap_or(MemberStatus::Active),
+        )
+        .await?;
+        let m = fetch_member(tx.conn(), org, MemberRef::User(user), false).await?;
+        tx.audit(Some(org), "member.added", "member", user, None, json(&m));
+        tx.commit(self, m).await
+    }
+
+    /// Changes a member's primary role and/or status (Admin or Owner).
+    pub async fn update_member(
+        &self,
+        ctx: &Ctx,
+        access: &OrgAccess<need::Admin>,
+        who: MemberRef,
+        role: Option<RoleId>,
+        status: Option<MemberStatus>,
+    ) -> Result<Written<Member>> {
+        if role.is_none() && status.is_none() {
+            return Err(Error::validation(
+                "role_id",
+                "at least one of role_id or status_id must be provided",
+            ));
+        }
+        let org = access.org();
+        let mut tx = self.begin(ctx).await?;
+        tx.lock_org(self.kind, org).await?;
+        let before = fetch_member(tx.conn(), org, who, false).await?;
+        let user = before.user.id;
+        let designated_owner = crate::orgs::fetch_org(&mut tx, org).await?.owner_id == Some(user);
+        if let Some(role) = role {
+            crate::roles::require_org_role(&mut tx, org, role).await?;
+            if role != before.role_id {
+                if designated_owner {
+                    return Err(Error::CannotChangeOwnerRole { user });
+                }
+                if before.role_id == SystemRole::Owner.id() && owner_count(&mut tx, org).await? <= 1
+                {
+                    return Err(Error::LastOwner {
+                        org,
+                        user,
+                        role: before.role_id,
+                    });
+                }
+                crate::roles::set_primary(&mut tx, org, user, role).await?;
+            }
+        }
+        if let Some(status) = status {
+            if status != MemberStatus::Active
+                && (designated_owner
+                    || is_owner(&mut tx, org, user).await? && owner_count(&mut tx, org).await? <= 1)
+            {
+                return Err(Error::CannotDeactivateOwner { user });
+            }
+            sqlx::query("UPDATE memberships SET status = $1, updated_at = $2 WHERE org_id = $3 AND user_id = $4")
+                .bind(status.as_str())
+                .bind(now_micros())
+                .bind(id(org))
+                .bind(id(user))
+                .execute(tx.conn())
+                .await
+                .map_err(db_err)?;
+        }
+        sqlx::query("UPDATE memberships SET updated_at = $1 WHERE org_id = $2 AND user_id = $3")
+            .bind(now_micros())
+            .bind(id(org))
+            .bind(id(user))
+            .execute(tx.conn())
+            .await
+            .map_err(db_err)?;
+        let after = fetch_member(tx.conn(), org, MemberRef::User(user), false).await?;
+        tx.audit(
+            Some(org),
+            "member.updated",
+            "member",
+            user,
+            json(&before),
+            json(&after),
+        );
+        tx.commit(self, after).await
+    }
+
+    /// Soft-deletes a member (restorable); the owner cannot be deleted.
+    pub async fn delete_member(
+        &self,
+        ctx: &Ctx,
+        access: &OrgAccess<need::RemoveUsers>,
+        who: MemberRef,
+    ) -> Result<Written<()>> {
+        let mut tx = self.begin(ctx).await?;
+        tx.lock_org(self.kind, access.org()).await?;
+        soft_delete(&mut tx, access.org(), who).await?;
+        tx.commit(self, ()).await
+    }
+
+    /// Soft-deletes many members; the owner and unknown ids are reported, not fatal.
+    pub async fn delete_members_bulk(
+        &self,
+        ctx: &Ctx,
+        access: &OrgAccess<need::RemoveUsers>,
+        who: &[(String, Option<MemberRef>)],
+    ) -> Result<Written<Bulk>> {
+        let mut tx = self.begin(ctx).await?;
+        tx.lock_org(self.kind, access.org()).await?;
+        let mut bulk = Bulk::default();
+        for (raw, r) in who {
+            let res = match r {
+                Some(r) => soft_delete(&mut tx, access.org(), *r).await,
+                None => Err(Error::MemberNotFound {
+                    org: access.org(),
+                    user: UserId(uuid::Uuid::nil()),
+                }),
+            };
+            match res {
+                Ok(()) => bulk.success_count += 1,
+                Err(Error::CannotDeleteOwner { .. }) => bulk
+                    .failed
+                    .push((raw.clone(), "Cannot delete organization owner".into())),
+                Err(Error::MemberNotFound { .. }) => {
+                    bulk.failed.push((raw.clone(), "Member not found".into()))
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        tx.commit(self, bulk).await
+    }
+
+    /// Restores a soft-deleted member.
+    pub async fn restore_member(
+        &self,
+        ctx: &Ctx,
+        access: &OrgAccess<need::RemoveUsers>,
+        who: MemberRef,
+    ) -> Result<Written<Member>> {
+        let org = access.org();
+        let mut tx = self.begin(ctx).await?;
+        let m = fetch_member(tx.conn(), org, who, true).await?;
+        if !m.deleted {
+            return Err(Error::MemberNotDeleted(m.user.id));
+        }
+        sqlx::query("UPDATE memberships SET deleted_at = NULL, updated_at = $1 WHERE id = $2")
+            .bind(now_micros())
+            .bind(id(m.id))
+            .execute(tx.conn())
+            .await
+            .map_err(db_err)?;
+        let after = fetch_member(tx.conn(), org, MemberRef::User(m.user.id), false).await?;
+        tx.audit(
+            Some(org),
+            "member.restored",
+            "member",
+            m.user.id,
+            None,
+            json(&after),
+        );
+        tx.commit(self, after).await
+    }
+
+    /// Sets the status of many members; owners are skipped when deactivating.
+    pub async fn change_status_bulk(
+        &self,
+        ctx: &Ctx,
+        access: &OrgAccess<need::Admin>,
+        who: &[(String, Option<MemberRef>)],
+        status: MemberStatus,
+    ) -> Result<Written<Bulk>> {
+        let org = access.org();
+        let mut tx = self.begin(ctx).await?;
+        tx.lock_org(self.kind, org).await?;
+        let owner_id = crate::orgs::fetch_org(&mut tx, org).await?.owner_id;
+        let mut bulk = Bulk::default();
+        for (raw, r) in who {
+            let m = match r {
+                Some(r) => fetch_member(tx.conn(), org, *r, false).await,
+                None => Err(Error::MemberNotFound {
+                    org,
+                    user: UserId(uuid::Uuid::nil()),
+                }),
+            };
+            let m = match m {
+                Ok(m) => m,
+                Err(Error::MemberNotFound { .. }) => {
+                    bulk.failed.push((raw.clone(), "Member not found".into()));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let owner = owner_id == Some(m.user.id)
+                || (is_owner(&mut tx, org, m.user.id).await?
+                    && owner_count(&mut tx, org).await? <= 1);
+            if status != MemberStatus::Active && owner {
+                bulk.failed
+                    .push((raw.clone(), "Cannot deactivate organization owner".into()));
+                continue;
+            }
+            sqlx::query("UPDATE memberships SET status = $1, updated_at = $2 WHERE id = $3")
+                .bind(status.as_str())
+                .bind(now_micros())
+                .bind(id(m.id))
+                .execute(tx.conn())
+                .await
+                .map_err(db_err)?;
+            tx.audit(
+                Some(org),
+                "member.status_changed",
+                "member",
+                m.user.id,
+                Some(serde_json::json!({"status": m.status})),
+                Some(serde_json::json!({"status": status})),
+            );
+            bulk.success_count += 1;
+        }
+        tx.commit(self, bulk).await
+    }
+}
+
+async fn soft_delete(tx: &mut Tx, org: OrgId, who: MemberRef) -> Result<()> {
+    let m = fetch_member(tx.conn(), org, who, false).await?;
+    let user = m.user.id;
+    let designated = crate::orgs::fetch_org(tx, org).await?.owner_id == Some(user);
+    if designated || (is_owner(tx, org, user).await? && owner_count(tx, org).await? <= 1) {
+        return Err(Error::CannotDeleteOwner { user });
+    }
+    sqlx::query("UPDATE memberships SET deleted_at = $1, updated_at = $1 WHERE id = $2")
+        .bind(now_micros())
+        .bind(id(m.id))
+        .execute(tx.conn())
+        .await
+        .map_err(db_err)?;
+    tx.audit(Some(org), "member.deleted", "member", user, json(&m), None);
+    Ok(())
+}
