@@ -31,6 +31,11 @@ pub fn routes() -> OpenApiRouter<App> {
         .merge(members::routes())
         .merge(meta::routes())
         .merge(users::routes())
+        .merge(roles::routes())
+        .merge(departments::routes())
+        .merge(invitations::routes())
+        .merge(keys::routes())
+        .merge(audit::routes())
 }
 
 /// Unknown routes: 404 in the envelope.

@@ -1,0 +1,192 @@
+//! The test harness: every test gets its own SQLite file and a server on a
+//! random port, and talks to it over real HTTP.
+#![allow(dead_code)]
+
+use reqwest::{Client, Method};
+use serde_json::{json, Value};
+
+pub const PLATFORM_KEY: &str = "rbk_test_platform_key";
+
+pub struct TestApp {
+    pub base: String,
+    pub client: Client,
+    pub store: roster_store::Store,
+    _dir: tempfile::TempDir,
+}
+
+/// A response: status code and parsed JSON body (`Value::Null` when empty).
+#[derive(Debug, Clone)]
+pub struct Res {
+    pub status: u16,
+    pub body: Value,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Res {
+    /// The `error.code` of an envelope.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+/// A user who can sign in, with a session token.
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    pub id: String,
+    pub email: String,
+    pub token: String,
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("roster.db").display());
+        let store = roster_store::Store::open(&url).await.unwrap();
+        let app = roster_http::App::new(
+            store.clone(),
+            &roster_http::Config {
+                bootstrap_key: Some(PLATFORM_KEY.into()),
+            },
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            axum::serve(listener, roster_http::router(app))
+                .await
+                .unwrap();
+        });
+        TestApp {
+            base: format!("http://{addr}"),
+            client: Client::new(),
+            store,
+            _dir: dir,
+        }
+    }
+
+    /// Sends a request with `key` as `X-API-Key` (None: no credential).
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> Res {
+        let mut req = self
+            .client
+            .request(method, format!("{}{}", self.base, path));
+        if let Some(k) = key {
+            req = req.header("x-api-key", k);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Res {
+            status,
+            body,
+            headers,
+        }
+    }
+
+    pub async fn get(&self, path: &str, key: &str) -> Res {
+        self.call(Method::GET, path, Some(key), None).await
+    }
+    pub async fn post(&self, path: &str, key: &str, body: Value) -> Res {
+        self.call(Method::POST, path, Some(key), Some(body)).await
+    }
+    pub async fn put(&self, path: &str, key: &str, body: Value) -> Res {
+        self.call(Method::PUT, path, Some(key), Some(body)).await
+    }
+    pub async fn patch(&self, path: &str, key: &str, body: Value) -> Res {
+        self.call(Method::PATCH, path, Some(key), Some(body)).await
+    }
+    pub async fn delete(&self, path: &str, key: &str) -> Res {
+        self.call(Method::DELETE, path, Some(key), None).await
+    }
+
+    /// Creates a user with a password and signs them in.
+    pub async fn user(&self, name: &str) -> TestUser {
+        let email = format!("{}@example.test", name.to_lowercase().replace(' ', "."));
+        let r = self
+            .post(
+                "/v1/users",
+                PLATFORM_KEY,
+                json!({"email": email, "full_name": name, "password": "correct horse"}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        let id = r.body["id"].as_str().unwrap().to_owned();
+        let r = self
+            .call(
+                Method::POST,
+                "/v1/auth/login",
+                None,
+                Some(json!({"email": email, "password": "correct horse"})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        TestUser {
+            id,
+            email,
+            token: r.body["access_token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// Creates an organization owned by a new user; returns (org id, owner).
+    pub async fn org(&self, name: &str) -> (String, TestUser) {
+        let owner = self.user(&format!("{name} Owner")).await;
+        let r = self
+            .post(
+                "/v1/organizations",
+                &owner.token,
+                json!({"name": name, "type": "Work"}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        (r.body["id"].as_str().unwrap().to_owned(), owner)
+    }
+
+    /// Adds a new user to `org` with `role_id` (e.g. "role_member") and returns them.
+    pub async fn member(&self, org: &str, name: &str, role_id: &str) -> TestUser {
+        let u = self.user(name).await;
+        let r = self
+            .post(
+                &format!("/v1/organizations/{org}/members"),
+                PLATFORM_KEY,
+                json!({"user_id": u.id, "role_id": role_id}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        u
+    }
+}
+
+/// Asserts the organization API's error envelope and returns its `error` object.
+pub fn assert_envelope(r: &Res, status: u16, code: &str) -> Value {
+    assert_eq!(r.status, status, "{:?}", r.body);
+    assert_eq!(r.body["success"], json!(false), "{:?}", r.body);
+    let e = &r.body["error"];
+    assert_eq!(e["code"], json!(code), "{:?}", r.body);
+    assert_eq!(e["status"], json!(status));
+    for k in [
+        "message",
+        "system_message",
+        "type",
+        "details",
+        "trace_id",
+        "timestamp",
+    ] {
+        assert!(e.get(k).is_some(), "missing error.{k}: {:?}", r.body);
+    }
+    let keys: Vec<&String> = e.as_object().unwrap().keys().collect();
+    assert_eq!(keys.len(), 8, "exactly the eight envelope keys: {keys:?}");
+    e.clone()
+}
