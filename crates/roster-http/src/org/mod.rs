@@ -3,7 +3,12 @@
 //! authorization handle from the core, call the store, and render the
 //! dialect's shapes. No business rule lives here.
 
+mod audit;
+mod departments;
 mod error;
+mod invitations;
+mod keys;
+mod roles;
 mod extract;
 mod ids;
 mod members;
