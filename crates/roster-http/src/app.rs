@@ -121,8 +121,8 @@ pub fn router(app: App) -> Router {
             utoipa_scalar::Scalar::with_url("/docs", (*api).clone())
         })
         .fallback(crate::org::not_found)
-        .layer(axum::middleware::from_fn(crate::org::map_framework_errors))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(1024 * 1024))
+        .layer(axum::middleware::from_fn(crate::org::map_framework_errors))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             crate::org::panic_response,
         ))

@@ -59,3 +59,345 @@ async fn seed_002_plain_member_gets_403_insufficient_permissions() {
         .await;
     assert_eq!(r.body["role"]["id"], json!("role_member"));
 }
+
+#[tokio::test]
+async fn case_53_admin_updates_role_and_case_58_membership_id_addresses_the_same_member() {
+    let app = TestApp::spawn().await;
+    let (org, _owner) = app.org("Acme").await;
+    let admin = app.member(&org, "Ada Admin", "role_admin").await;
+    let bob = app.member(&org, "Bob Stone", "role_member").await;
+    let got = app
+        .get(
+            &format!("/v1/organizations/{org}/users/{}", bob.id),
+            &admin.token,
+        )
+        .await;
+    let membership = got.body["id"].as_str().unwrap().to_owned();
+    assert!(membership.starts_with("orgusr_"));
+    let r = app
+        .put(
+            &format!("/v1/organizations/{org}/users/{membership}"),
+            &admin.token,
+            json!({"role_id": "role_admin"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["user_id"], json!(bob.id));
+    let after = app
+        .get(
+            &format!("/v1/organizations/{org}/users/{}", bob.id),
+            &admin.token,
+        )
+        .await;
+    assert_eq!(after.body["role"]["id"], json!("role_admin"));
+    assert_eq!(after.body["id"], json!(membership));
+}
+
+#[tokio::test]
+async fn case_55_update_without_fields_is_422() {
+    let app = TestApp::spawn().await;
+    let (org, owner) = app.org("Acme").await;
+    let bob = app.member(&org, "Bob Stone", "role_member").await;
+    let r = app
+        .put(
+            &format!("/v1/organizations/{org}/users/{}", bob.id),
+            &owner.token,
+            json!({}),
+        )
+        .await;
+    assert_envelope(&r, 422, "VALIDATION_ERROR");
+}
+
+#[tokio::test]
+async fn case_56_57_owner_role_and_status_cannot_change() {
+    let app = TestApp::spawn().await;
+    let (org, owner) = app.org("Acme").await;
+    let admin = app.member(&org, "Ada Admin", "role_admin").await;
+    let path = format!("/v1/organizations/{org}/users/{}", owner.id);
+    let r = app
+        .put(&path, &admin.token, json!({"role_id": "role_member"}))
+        .await;
+    assert_envelope(&r, 422, "CANNOT_CHANGE_OWNER_ROLE");
+    let r = app
+        .put(&path, &admin.token, json!({"status_id": "status_inactive"}))
+        .await;
+    assert_envelope(&r, 422, "CANNOT_DEACTIVATE_OWNER");
+    let r = app.get(&path, &admin.token).await;
+    assert_eq!(r.body["role"]["id"], json!("role_owner"));
+    assert_eq!(r.body["status"]["id"], json!("status_active"));
+}
+
+#[tokio::test]
+async fn case_59_unknown_role_status_or_member_is_404_and_wrong_prefix_is_422() {
+    let app = TestApp::spawn().await;
+    let (org, owner) = app.org("Acme").await;
+    let bob = app.member(&org, "Bob Stone", "role_member").await;
+    let path = format!("/v1/organizations/{org}/users/{}", bob.id);
+    let r = app
+        .put(&path, &owner.token, json!({"role_id": "role_doesnotexist"}))
+        .await;
+    assert_envelope(&r, 404, "ROLE_NOT_FOUND");
+    let r = app
+        .put(
+            &path,
+            &owner.token,
+            json!({"role_id": format!("role_{}", "0".repeat(26))}),
+        )
+        .await;
+    assert_envelope(&r, 404, "ROLE_NOT_FOUND");
+    let r = app
+        .put(&path, &owner.token, json!({"status_id": "status_vacation"}))
+        .await;
+    assert_envelope(&r, 404, "STATUS_NOT_FOUND");
+    let r = app
+        .put(
+            &format!("/v1/organizations/{org}/users/usr_nonexistent"),
+            &owner.token,
+            json!({"role_id": "role_admin"}),
+        )
+        .await;
+    let e = assert_envelope(&r, 404, "MEMBER_NOT_FOUND");
+    assert_eq!(e["details"]["user_id"], json!("usr_nonexistent"));
+    let r = app
+        .put(
+            &format!("/v1/organizations/{org}/users/abc"),
+            &owner.token,
+            json!({"role_id": "role_admin"}),
+        )
+        .await;
+    assert_envelope(&r, 422, "VALIDATION_ERROR");
+    let r = app.put(&path, &owner.token, json!({"role_id": 42})).await;
+    let e = assert_envelope(&r, 422, "VALIDATION_ERROR");
+    assert_eq!(e["details"]["field"], json!("role_id"));
+}
+
+#[tokio::test]
+async fn case_60_soft_delete_list_include_deleted_restore() {
+    let app = TestApp::spawn().await;
+    let (org, owner) = app.org("Acme").await;
+    let bob = app.member(&org, "Bob Stone", "role_member").await;
+    let list = format!("/v1/organizations/{org}/users");
+    let r = app
+        .delete(
+            &format!("/v1/organizations/{org}/users/{}/delete", bob.id),
+            &owner.token,
+        )
+        .await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    let r = app.post(&list, &owner.token, json!({})).await;
+    assert_eq!(r.body["total_users_count"], json!(1));
+    let r = app
+        .post(&list, &owner.token, json!({"include_deleted": true}))
+        .await;
+    assert_eq!(r.body["total_users_count"], json!(2));
+    // a deleted member is no longer a member: their session is refused in the org
+    let r = app
+        .get(&format!("/v1/organizations/{org}"), &bob.token)
+        .await;
+    assert_envelope(&r, 403, "ORGANIZATION_ACCESS_DENIED");
+    let r = app
+        .post(
+            &format!("/v1/organizations/{org}/users/{}/restore", bob.id),
+            &owner.token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    let r = app
+        .post(
+            &format!("/v1/organizations/{org}/users/{}/restore", bob.id),
+            &owner.token,
+            json!({}),
+        )
+        .await;
+    assert_envelope(&r, 422, "MEMBER_NOT_DELETED");
+    let r = app
+        .get(&format!("/v1/organizations/{org}"), &bob.token)
+        .await;
+    assert_eq!(r.status, 200);
+}
+
+#[tokio::test]
+async fn case_61_owner_cannot_be_deleted_and_bulk_delete_reports_it() {
+    let app = TestApp::spawn().await;
+    let (org, owner) = app.org("Acme").await;
+    let bob = app.member(&org, "Bob Stone", "role_member").await;
+    let r = app
+        .delete(
+            &format!("/v1/organizations/{org}/users/{}/delete", owner.id),
+            &owner.token,
+        )
+        .await;
+    assert_envelope(&r, 422, "CANNOT_DELETE_OWNER");
+    let r = app
+        .post(
+            &format!("/v1/organizations/{org}/users/delete-bulk"),
+            &owner.token,
+            json!({"user_ids": [owner.id, bob.id, "usr_nonexistent"]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["success_count"], json!(1));
+    assert_eq!(r.body["failure_count"], json!(2));
+    assert_eq!(
+        r.body["failed_operations"][0],
+        json!({"id": owner.id, "error": "Cannot delete organization owner"})
+    );
+    let r = app
+        .post(
+            &format!("/v1/organizations/{org}/users"),
+            &owner.token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.body["total_users_count"], json!(1));
+}
+
+#[tokio::test]
+async fn case_62_list_paging_sorting_search_and_bounds() {
+    let app = TestApp::spawn().await;
+    let (org, owner) = app.org("Acme").await;
+    for n in ["Zed Alpha", "Yan Beta", "Xia Gamma"] {
+        app.member(&org, n, "role_member").await;
+    }
+    let list = format!("/v1/organizations/{org}/users");
+    let r = app
+        .post(
+            &list,
+            &owner.token,
+            json!({"take": 2, "sort_field": "full_name", "sort_direction": "asc"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["total_users_count"], json!(4));
+    assert_eq!(r.body["take"], json!(2));
+    let names: Vec<&str> = r.body["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["full_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Acme Owner", "Xia Gamma"]);
+    let r = app
+        .post(&list, &owner.token, json!({"search_term": "gamma"}))
+        .await;
+    assert_eq!(r.body["total_users_count"], json!(1));
+    let r = app.post(&list, &owner.token, json!({"take": 0})).await;
+    let e = assert_envelope(&r, 422, "VALIDATION_ERROR");
+    assert_eq!(e["details"]["field"], json!("take"));
+    let r = app.post(&list, &owner.token, json!({"take": 101})).await;
+    assert_envelope(&r, 422, "VALIDATION_ERROR");
+    let r = app.post(&list, &owner.token, json!({"skip": -1})).await;
+    assert_envelope(&r, 422, "VALIDATION_ERROR");
+    let r = app
+        .post(&list, &owner.token, json!({"sort_field": "shoe_size"}))
+        .await;
+    assert_envelope(&r, 422, "VALIDATION_ERROR");
+    let r = app
+        .post(
+            &list,
+            &owner.token,
+            json!({"status_id": "status_active", "role_id": "role_owner"}),
+        )
+        .await;
+    assert_eq!(r.body["total_users_count"], json!(1));
+}
+
+#[tokio::test]
+async fn ids_by_ids_status_summary_and_bulk_status() {
+    let app = TestApp::spawn().await;
+    let (org, owner) = app.org("Acme").await;
+    let bob = app.member(&org, "Bob Stone", "role_member").await;
+    let r = app
+        .post(
+            &format!("/v1/organizations/{org}/users/ids"),
+            &owner.token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.body, json!([owner.id, bob.id]));
+    let r = app
+        .post(
+            &format!("/v1/organizations/{org}/users/by-ids"),
+            &owner.token,
+            json!({"user_ids": [bob.id, "usr_nonexistent"]}),
+        )
+        .await;
+    assert_eq!(r.body["total"], json!(1));
+    assert_eq!(r.body["not_found_ids"], json!(["usr_nonexistent"]));
+    let r = app
+        .post(
+            &format!("/v1/organizations/{org}/users/change-status-bulk"),
+            &owner.token,
+            json!({"user_ids": [owner.id, bob.id], "status_id": "status_inactive"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["success_count"], json!(1));
+    assert_eq!(r.body["failure_count"], json!(1));
+    let r = app
+        .get(
+            &format!("/v1/organizations/{org}/users/status-summary"),
+            &owner.token,
+        )
+        .await;
+    let counts = &r.body["status_counts"];
+    assert_eq!(
+        counts[0],
+        json!({"status_id": "status_active", "status_name": "Active", "count": 1})
+    );
+    assert_eq!(
+        counts[1],
+        json!({"status_id": "status_inactive", "status_name": "Inactive", "count": 1})
+    );
+    // an inactive member is not allowed in
+    let r = app
+        .get(&format!("/v1/organizations/{org}"), &bob.token)
+        .await;
+    assert_envelope(&r, 403, "ORGANIZATION_ACCESS_DENIED");
+}
+
+#[tokio::test]
+async fn direct_add_defaults_to_member_role_and_refuses_duplicates() {
+    let app = TestApp::spawn().await;
+    let (org, owner) = app.org("Acme").await;
+    let u = app.user("Dan Added").await;
+    let path = format!("/v1/organizations/{org}/members");
+    let r = app
+        .post(&path, &owner.token, json!({"user_id": u.id}))
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(
+        r.body["role"],
+        json!({"id": "role_member", "name": "Member"})
+    );
+    let r = app
+        .post(&path, &owner.token, json!({"user_id": u.id}))
+        .await;
+    assert_envelope(&r, 409, "MEMBER_ALREADY_EXISTS");
+    let r = app
+        .post(&path, &owner.token, json!({"user_id": "usr_nonexistent"}))
+        .await;
+    assert_envelope(&r, 404, "USER_NOT_FOUND");
+}
+
+#[tokio::test]
+async fn statuses_list_the_three_base_statuses() {
+    let app = TestApp::spawn().await;
+    let (org, owner) = app.org("Acme").await;
+    let r = app
+        .get(&format!("/v1/organizations/{org}/statuses"), &owner.token)
+        .await;
+    assert_eq!(r.status, 200);
+    let ids: Vec<&str> = r
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["status_active", "status_inactive", "status_pending"]);
+    assert_eq!(r.body[0]["order"], json!(1));
+    assert_eq!(r.body[0]["is_base_status"], json!(true));
+    assert_eq!(r.body[0]["organization_id"], json!(org));
+}
