@@ -170,3 +170,32 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     let (_, api) = crate::org::routes().split_for_parts();
     merge_info(api)
 }
+
+/// A caller authorized for `N` in the organization named by the path's
+/// `organization_id`. As a request-parts extractor it runs before the body is
+/// read, so an unauthorized caller learns nothing from body validation.
+pub struct Authorized<N> {
+    pub caller: Caller,
+    pub access: OrgAccess<N>,
+}
+
+impl<N: Need + Send> FromRequestParts<App> for Authorized<N> {
+    type Rejection = crate::org::ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        let caller = Caller::from_request_parts(parts, app).await?;
+        let params =
+            axum::extract::Path::<std::collections::HashMap<String, String>>::from_request_parts(
+                parts, app,
+            )
+            .await
+            .map_err(|e| crate::org::ApiError::validation("path", e.body_text()))?;
+        let raw = params
+            .get("organization_id")
+            .map(String::as_str)
+            .unwrap_or_default();
+        let org = crate::org::org_id(raw)?;
+        let access = app.authorize::<N>(&caller, org)?;
+        Ok(Authorized { caller, access })
+    }
+}

@@ -5,5 +5,5 @@ pub mod app;
 pub mod org;
 mod trace;
 
-pub use app::{openapi, router, App, Config};
+pub use app::{openapi, router, App, Authorized, Caller, Config};
 pub use trace::current_trace_id;

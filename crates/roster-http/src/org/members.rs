@@ -1,10 +1,9 @@
 //! Members ("crew management"): list, ids, by-ids, status summary, get,
 //! update (seed 002), soft delete, bulk delete, restore, bulk status, direct add.
 
-use super::orgs::org_id;
 use super::views::{parse_status, status_id, BulkOut, MemberOut};
 use super::*;
-use crate::app::{App, Caller};
+use crate::app::{App, Authorized};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -118,11 +117,9 @@ pub(super) struct MemberList {
     params(("organization_id" = String, Path)), request_body = ListBody, responses((status = 200, body = MemberList)))]
 async fn list_members(
     State(app): State<App>,
-    caller: Caller,
-    Path(org): Path<String>,
+    Authorized { access, .. }: Authorized<need::AnyMember>,
     OJson(b): OJson<ListBody>,
 ) -> Result<Json<MemberList>, ApiError> {
-    let access = app.authorize::<need::AnyMember>(&caller, org_id(&org)?)?;
     let skip = check_range("skip", b.skip, 0, i64::MAX)?;
     let take = check_range("take", b.take, 1, 100)?;
     let sort_field = match b.sort_field.as_deref() {
@@ -191,11 +188,9 @@ pub(super) struct IdsQuery {
     params(("organization_id" = String, Path), IdsQuery), responses((status = 200, body = Vec<String>)))]
 async fn member_ids(
     State(app): State<App>,
-    caller: Caller,
-    Path(org): Path<String>,
+    Authorized { access, .. }: Authorized<need::AnyMember>,
     OQuery(q): OQuery<IdsQuery>,
 ) -> Result<Json<Vec<String>>, ApiError> {
-    let access = app.authorize::<need::AnyMember>(&caller, org_id(&org)?)?;
     Ok(Json(
         app.store
             .member_ids(&access, q.include_deleted)
@@ -224,11 +219,9 @@ pub(super) struct ByIdsOut {
     params(("organization_id" = String, Path)), request_body = ByIds, responses((status = 200, body = ByIdsOut)))]
 async fn members_by_ids(
     State(app): State<App>,
-    caller: Caller,
-    Path(org): Path<String>,
+    Authorized { access, .. }: Authorized<need::AnyMember>,
     OJson(b): OJson<ByIds>,
 ) -> Result<Json<ByIdsOut>, ApiError> {
-    let access = app.authorize::<need::AnyMember>(&caller, org_id(&org)?)?;
     if b.user_ids.len() > 1000 {
         return Err(ApiError::validation(
             "user_ids",
@@ -281,10 +274,8 @@ pub(super) struct StatusSummary {
     params(("organization_id" = String, Path)), responses((status = 200, body = StatusSummary)))]
 async fn status_summary(
     State(app): State<App>,
-    caller: Caller,
-    Path(org): Path<String>,
+    Authorized { access, .. }: Authorized<need::AnyMember>,
 ) -> Result<Json<StatusSummary>, ApiError> {
-    let access = app.authorize::<need::AnyMember>(&caller, org_id(&org)?)?;
     let counts = app.store.status_summary(&access).await?;
     Ok(Json(StatusSummary {
         total: counts.iter().map(|(_, n)| n).sum(),
@@ -304,10 +295,9 @@ async fn status_summary(
     params(("organization_id" = String, Path), ("user_id" = String, Path)), responses((status = 200, body = MemberOut)))]
 async fn get_member(
     State(app): State<App>,
-    caller: Caller,
-    Path((org, user)): Path<(String, String)>,
+    Authorized { access, .. }: Authorized<need::AnyMember>,
+    Path((_org, user)): Path<(String, String)>,
 ) -> Result<Json<MemberOut>, ApiError> {
-    let access = app.authorize::<need::AnyMember>(&caller, org_id(&org)?)?;
     let who = member_ref(&user)?;
     let m = app
         .store
@@ -350,11 +340,10 @@ pub(super) struct UpdateMemberOut {
     responses((status = 200, body = UpdateMemberOut)))]
 async fn update_member(
     State(app): State<App>,
-    caller: Caller,
-    Path((org, user)): Path<(String, String)>,
+    Authorized { caller, access }: Authorized<need::Admin>,
+    Path((_org, user)): Path<(String, String)>,
     OJson(b): OJson<UpdateMember>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let access = app.authorize::<need::Admin>(&caller, org_id(&org)?)?;
     let who = member_ref(&user)?;
     let role = b
         .role_id
@@ -393,10 +382,9 @@ async fn update_member(
     params(("organization_id" = String, Path), ("user_id" = String, Path)), responses((status = 204)))]
 async fn delete_member(
     State(app): State<App>,
-    caller: Caller,
-    Path((org, user)): Path<(String, String)>,
+    Authorized { caller, access }: Authorized<need::RemoveUsers>,
+    Path((_org, user)): Path<(String, String)>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let access = app.authorize::<need::RemoveUsers>(&caller, org_id(&org)?)?;
     let who = member_ref(&user)?;
     let w = app
         .store
@@ -432,11 +420,9 @@ fn bulk_refs(ids: &[String]) -> Result<Vec<(String, Option<MemberRef>)>, ApiErro
     params(("organization_id" = String, Path)), request_body = BulkIds, responses((status = 200, body = BulkOut)))]
 async fn delete_bulk(
     State(app): State<App>,
-    caller: Caller,
-    Path(org): Path<String>,
+    Authorized { caller, access }: Authorized<need::RemoveUsers>,
     OJson(b): OJson<BulkIds>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let access = app.authorize::<need::RemoveUsers>(&caller, org_id(&org)?)?;
     let refs = bulk_refs(&b.user_ids)?;
     let w = app
         .store
@@ -450,10 +436,9 @@ async fn delete_bulk(
     params(("organization_id" = String, Path), ("user_id" = String, Path)), responses((status = 204)))]
 async fn restore_member(
     State(app): State<App>,
-    caller: Caller,
-    Path((org, user)): Path<(String, String)>,
+    Authorized { caller, access }: Authorized<need::RemoveUsers>,
+    Path((_org, user)): Path<(String, String)>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let access = app.authorize::<need::RemoveUsers>(&caller, org_id(&org)?)?;
     let who = member_ref(&user)?;
     let w = app
         .store
@@ -474,11 +459,9 @@ pub(super) struct BulkStatus {
     params(("organization_id" = String, Path)), request_body = BulkStatus, responses((status = 200, body = BulkOut)))]
 async fn change_status_bulk(
     State(app): State<App>,
-    caller: Caller,
-    Path(org): Path<String>,
+    Authorized { caller, access }: Authorized<need::Admin>,
     OJson(b): OJson<BulkStatus>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let access = app.authorize::<need::Admin>(&caller, org_id(&org)?)?;
     let status = status_of(&b.status_id)?;
     let refs = bulk_refs(&b.user_ids)?;
     let w = app
@@ -502,11 +485,9 @@ pub(super) struct AddMember {
     params(("organization_id" = String, Path)), request_body = AddMember, responses((status = 201, body = MemberOut)))]
 async fn add_member(
     State(app): State<App>,
-    caller: Caller,
-    Path(org): Path<String>,
+    Authorized { caller, access }: Authorized<need::Admin>,
     OJson(b): OJson<AddMember>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let access = app.authorize::<need::Admin>(&caller, org_id(&org)?)?;
     let user = parse_id::<UserId>(&b.user_id, "user_id", |r| {
         unknown(Error::UserNotFound(nil()), "user_id", r)
     })?;

@@ -1,10 +1,9 @@
 //! Catalogues: member statuses and capabilities.
 
-use super::orgs::org_id;
 use super::views::status_id;
 use super::*;
-use crate::app::{App, Caller};
-use axum::extract::{Path, State};
+use crate::app::{App, Authorized, Caller};
+use axum::extract::State;
 use axum::Json;
 use roster_core::{need, MemberStatus, CAPABILITIES};
 use serde::{Deserialize, Serialize};
@@ -40,12 +39,10 @@ pub(super) struct StatusQuery {
 #[utoipa::path(get, path = "/v1/organizations/{organization_id}/statuses", tag = "members",
     params(("organization_id" = String, Path), StatusQuery), responses((status = 200, body = Vec<StatusOut>)))]
 async fn list_statuses(
-    State(app): State<App>,
-    caller: Caller,
-    Path(org): Path<String>,
+    _: State<App>,
+    Authorized { access, .. }: Authorized<need::AnyMember>,
     OQuery(_q): OQuery<StatusQuery>,
 ) -> Result<Json<Vec<StatusOut>>, ApiError> {
-    let access = app.authorize::<need::AnyMember>(&caller, org_id(&org)?)?;
     Ok(Json(
         MemberStatus::ALL
             .iter()

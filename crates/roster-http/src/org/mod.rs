@@ -6,20 +6,21 @@
 mod audit;
 mod departments;
 mod error;
-mod invitations;
-mod keys;
-mod roles;
 mod extract;
 mod ids;
+mod invitations;
+mod keys;
 mod members;
 mod meta;
 mod orgs;
+mod roles;
 mod users;
 pub mod views;
 
 pub use error::{describe, ApiError, Kind};
 pub use extract::{parse_json, OJson, OQuery};
 pub use ids::{nil, parse_id, unknown, SpelledId};
+pub use orgs::org_id;
 
 use crate::app::App;
 use axum::extract::Request;

@@ -2,8 +2,8 @@
 
 use super::views::OrganizationOut;
 use super::*;
-use crate::app::{App, Caller};
-use axum::extract::{Path, State};
+use crate::app::{App, Authorized, Caller};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
@@ -20,7 +20,7 @@ pub(super) fn routes() -> OpenApiRouter<App> {
 }
 
 /// Parses an organization path id (unknown → 404 ORGANIZATION_NOT_FOUND).
-pub(crate) fn org_id(raw: &str) -> Result<OrgId, ApiError> {
+pub fn org_id(raw: &str) -> Result<OrgId, ApiError> {
     parse_id(raw, "organization_id", |r| {
         unknown(Error::OrgNotFound(nil()), "organization_id", r)
     })
@@ -152,10 +152,8 @@ async fn create_org(
     params(("organization_id" = String, Path)), responses((status = 200, body = OrganizationOut)))]
 async fn get_org(
     State(app): State<App>,
-    caller: Caller,
-    Path(org): Path<String>,
+    Authorized { access, .. }: Authorized<need::AnyMember>,
 ) -> Result<Json<OrganizationOut>, ApiError> {
-    let access = app.authorize::<need::AnyMember>(&caller, org_id(&org)?)?;
     Ok(Json((&app.store.get_org(&access).await?).into()))
 }
 
@@ -180,11 +178,9 @@ pub(super) struct UpdateOrg {
     params(("organization_id" = String, Path)), request_body = UpdateOrg, responses((status = 200, body = OrganizationOut)))]
 async fn update_org(
     State(app): State<App>,
-    caller: Caller,
-    Path(org): Path<String>,
+    Authorized { caller, access }: Authorized<need::Admin>,
     OJson(b): OJson<UpdateOrg>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let access = app.authorize::<need::Admin>(&caller, org_id(&org)?)?;
     let patch = OrgPatch {
         name: b.name,
         description: b.description,
@@ -209,10 +205,8 @@ async fn update_org(
     params(("organization_id" = String, Path)), responses((status = 204)))]
 async fn delete_org(
     State(app): State<App>,
-    caller: Caller,
-    Path(org): Path<String>,
+    Authorized { caller, access }: Authorized<need::Owner>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let access = app.authorize::<need::Owner>(&caller, org_id(&org)?)?;
     let w = app.store.delete_org(&caller.ctx, &access).await?;
     Ok((StatusCode::NO_CONTENT, revision_header(w.revision)))
 }
