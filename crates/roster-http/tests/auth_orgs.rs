@@ -1,4 +1,4 @@
-//! Authentication, tenancy and organizations — spec §5 cases 63–68, and bad input.
+// Authentication, tenancy and organizations — spec §5 cases 63–68, and bad input.
 
 mod common;
 use common::*;

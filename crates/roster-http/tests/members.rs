@@ -1,4 +1,4 @@
-//! Members ("crew management") — spec §5 cases 53–62 and seed 002.
+// Members ("crew management") — spec §5 cases 53–62 and seed 002.
 
 mod common;
 use common::*;

@@ -12,6 +12,85 @@ pub struct TestApp {
     pub client: Client,
     pub store: roster_store::Store,
     _dir: tempfile::TempDir,
+    pg: Option<PgDb>,
+}
+
+/// A throwaway PostgreSQL database, dropped with the test.
+struct PgDb {
+    admin_url: String,
+    name: String,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(db) = self.pg.take() {
+            // Drop runs outside async; use a small runtime on its own thread.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    use sqlx::Connection;
+                    if let Ok(mut c) = sqlx::PgConnection::connect(&db.admin_url).await {
+                        let _ = sqlx::query(&format!(
+                            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                            db.name
+                        ))
+                        .execute(&mut c)
+                        .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// Test binaries named `pg_*` run their tests on PostgreSQL. Without a
+/// reachable server they fall back to SQLite and say so, unless
+/// `ROSTER_REQUIRE_POSTGRES=1` (set by CI), which makes that a failure.
+fn wants_postgres() -> bool {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| {
+            p.file_name()
+                .map(|f| f.to_string_lossy().starts_with("pg_"))
+        })
+        .unwrap_or(false)
+}
+
+pub fn postgres_admin_url() -> String {
+    std::env::var("ROSTER_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+async fn create_pg_db() -> Option<(String, PgDb)> {
+    use sqlx::Connection;
+    let admin_url = postgres_admin_url();
+    let required = std::env::var("ROSTER_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
+    let mut c = match sqlx::PgConnection::connect(&admin_url).await {
+        Ok(c) => c,
+        Err(e) if required => panic!("PostgreSQL is required (ROSTER_REQUIRE_POSTGRES=1) but {admin_url} is unreachable: {e}"),
+        Err(e) => {
+            use std::io::Write;
+            static SAID: std::sync::Once = std::sync::Once::new();
+            SAID.call_once(|| {
+                let _ = writeln!(std::io::stderr(), "SKIPPED the PostgreSQL run ({admin_url} unreachable: {e}); these tests ran on SQLite. Set ROSTER_TEST_POSTGRES_URL to enable it.");
+            });
+            return None;
+        }
+    };
+    let name = format!("roster_test_{}", uuid::Uuid::now_v7().simple());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let base = admin_url
+        .rsplit_once('/')
+        .map(|(b, _)| b.to_owned())
+        .unwrap_or(admin_url.clone());
+    Some((format!("{base}/{name}"), PgDb { admin_url, name }))
 }
 
 /// A response: status code and parsed JSON body (`Value::Null` when empty).
@@ -40,7 +119,14 @@ pub struct TestUser {
 impl TestApp {
     pub async fn spawn() -> TestApp {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("roster.db").display());
+        let mut url = format!("sqlite://{}", dir.path().join("roster.db").display());
+        let mut pg = None;
+        if wants_postgres() {
+            if let Some((u, db)) = create_pg_db().await {
+                url = u;
+                pg = Some(db);
+            }
+        }
         let store = roster_store::Store::open(&url).await.unwrap();
         let app = roster_http::App::new(
             store.clone(),
@@ -60,6 +146,7 @@ impl TestApp {
             client: Client::new(),
             store,
             _dir: dir,
+            pg,
         }
     }
 
