@@ -105,6 +105,7 @@ pub struct OrgIndex {
     user_groups: HashMap<UserId, Vec<GroupId>>,
     user_depts: HashMap<UserId, Vec<DeptId>>,
     dept_parent: HashMap<DeptId, Option<DeptId>>,
+    fast: crate::compiled::Compiled,
 }
 
 fn role_entry(name: String, grants: Vec<Grant>) -> RoleEntry {
@@ -155,7 +156,77 @@ impl OrgIndex {
             .into_iter()
             .map(|(d, p, _)| (d, p))
             .collect();
+        ix.fast = ix.compile();
         ix
+    }
+
+    /// Builds the fast path: interned keys, per-role and per-member bitsets.
+    fn compile(&self) -> crate::compiled::Compiled {
+        let mut c = crate::compiled::Compiled::with_keys(
+            self.roles
+                .values()
+                .flat_map(|r| r.grants.iter())
+                .map(|g| g.permission.as_str())
+                .filter(|k| !k.ends_with('*')),
+        );
+        let role_bits: HashMap<RoleId, crate::compiled::RoleBits> = self
+            .roles
+            .iter()
+            .map(|(id, r)| {
+                let grants = r
+                    .grants
+                    .iter()
+                    .map(|g| (g.permission.as_str(), g.effect == Effect::Allow));
+                (*id, c.role_bits(grants, r.overrides))
+            })
+            .collect();
+        for (user, status) in &self.members {
+            let reach = self.reachable(*user);
+            let roles = reach
+                .iter()
+                .filter(|(e, _)| e.scope == Scope::Organization)
+                .filter_map(|(e, _)| role_bits.get(&e.role));
+            c.add_user(*user, *status == MemberStatus::Active, roles);
+        }
+        c
+    }
+
+    /// The answer alone, as fast as the index can give it.
+    #[inline]
+    pub fn allowed(&self, user: UserId, permission: &str, scope: Scope) -> bool {
+        if scope == Scope::Organization {
+            match self.fast.check(user, permission) {
+                crate::compiled::Fast::Allowed => return true,
+                crate::compiled::Fast::Denied => return false,
+                crate::compiled::Fast::Unknown => {}
+            }
+        }
+        self.check(user, permission, scope).allowed
+    }
+
+    /// Approximate bytes held by this organization's index.
+    pub fn heap_bytes(&self) -> usize {
+        let roles: usize = self
+            .roles
+            .values()
+            .map(|r| r.grants.len() * 48 + r.name.len() + 64)
+            .sum();
+        let lists = self
+            .by_user
+            .values()
+            .chain(self.by_group.values())
+            .chain(self.by_dept.values());
+        let assigns: usize = lists.map(|v| v.capacity() * 56 + 48).sum();
+        roles
+            + assigns
+            + self.members.capacity() * 24
+            + self
+                .user_depts
+                .values()
+                .map(|v| v.capacity() * 16 + 48)
+                .sum::<usize>()
+            + self.dept_parent.capacity() * 40
+            + self.fast.heap_bytes()
     }
 
     pub fn member_status(&self, user: UserId) -> Option<MemberStatus> {

@@ -3,6 +3,7 @@
 //! It depends on neither the web framework nor the database driver.
 
 pub mod access;
+pub mod compiled;
 pub mod error;
 pub mod ids;
 pub mod index;

@@ -1,6 +1,6 @@
 //! The test harness: every test gets its own SQLite file and a server on a
 //! random port, and talks to it over real HTTP.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use reqwest::{Client, Method};
 use serde_json::{json, Value};
