@@ -229,6 +229,14 @@ impl OrgIndex {
             + self.fast.heap_bytes()
     }
 
+    /// Every membership the index knows (deleted ones are not in it), in id order.
+    pub fn members(&self) -> Vec<(UserId, MemberStatus)> {
+        let mut v: Vec<(UserId, MemberStatus)> =
+            self.members.iter().map(|(u, s)| (*u, *s)).collect();
+        v.sort();
+        v
+    }
+
     pub fn member_status(&self, user: UserId) -> Option<MemberStatus> {
         self.members.get(&user).copied()
     }
@@ -511,6 +519,11 @@ impl Index {
 
     pub fn load(&self) -> arc_swap::Guard<Arc<Snapshot>> {
         self.current.load()
+    }
+
+    /// The current snapshot as an owned handle (to keep across an await).
+    pub fn load_full(&self) -> Arc<Snapshot> {
+        self.current.load_full()
     }
 
     /// Installs a whole snapshot (at start-up).

@@ -4,6 +4,7 @@
 //! dialect's shapes. No business rule lives here.
 
 mod audit;
+mod check;
 mod departments;
 mod error;
 mod extract;
@@ -42,6 +43,7 @@ pub fn routes() -> OpenApiRouter<App> {
         .merge(invitations::routes())
         .merge(keys::routes())
         .merge(audit::routes())
+        .merge(check::routes())
 }
 
 /// Unknown routes: 404 in the envelope.

@@ -184,3 +184,37 @@ impl From<&roster_store::members::Bulk> for BulkOut {
         }
     }
 }
+
+/// A decision's reason in this dialect's id spelling.
+pub fn reason_json(r: &roster_core::index::Reason) -> serde_json::Value {
+    use roster_core::index::Via;
+    let scope = match r.scope {
+        Scope::Organization => serde_json::json!({"type": "organization"}),
+        Scope::Project(p) => serde_json::json!({"type": "project", "id": p.to_string()}),
+        Scope::Department(d) => serde_json::json!({"type": "department", "id": d.to_string()}),
+    };
+    let via = match &r.via {
+        Via::Primary => serde_json::json!({"type": "primary_role"}),
+        Via::Direct => serde_json::json!({"type": "direct"}),
+        Via::Group { group_id } => {
+            serde_json::json!({"type": "group", "group_id": group_id.to_string()})
+        }
+        Via::Department {
+            department_id,
+            path,
+        } => serde_json::json!({
+            "type": "department",
+            "department_id": department_id.to_string(),
+            "path": path.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        }),
+    };
+    serde_json::json!({
+        "assignment_id": r.assignment_id.to_string(),
+        "role_id": r.role_id.to_string(),
+        "role_name": r.role_name,
+        "effect": r.effect.as_str(),
+        "grant": r.grant,
+        "scope": scope,
+        "via": via,
+    })
+}
