@@ -487,7 +487,7 @@ pub struct Effective {
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     pub revision: i64,
-    orgs: HashMap<OrgId, (i64, Arc<OrgIndex>)>,
+    orgs: rustc_hash::FxHashMap<OrgId, (i64, Arc<OrgIndex>)>,
 }
 
 impl Snapshot {
@@ -496,6 +496,11 @@ impl Snapshot {
     }
     pub fn org_count(&self) -> usize {
         self.orgs.len()
+    }
+
+    /// Approximate bytes held by every organization's index.
+    pub fn heap_bytes(&self) -> usize {
+        self.orgs.values().map(|(_, ix)| ix.heap_bytes()).sum::<usize>() + self.orgs.capacity() * 40
     }
 }
 
