@@ -500,7 +500,11 @@ impl Snapshot {
 
     /// Approximate bytes held by every organization's index.
     pub fn heap_bytes(&self) -> usize {
-        self.orgs.values().map(|(_, ix)| ix.heap_bytes()).sum::<usize>() + self.orgs.capacity() * 40
+        self.orgs
+            .values()
+            .map(|(_, ix)| ix.heap_bytes())
+            .sum::<usize>()
+            + self.orgs.capacity() * 40
     }
 }
 
@@ -540,12 +544,29 @@ impl Index {
         self.current.store(Arc::new(Snapshot { revision, orgs }));
     }
 
+    /// Publishes organizations rebuilt at `revision` without claiming that
+    /// every earlier revision has been applied (see [`Index::advance`]).
+    pub fn publish_orgs(&self, revision: i64, updates: &[OrgUpdate]) {
+        self.apply(revision, updates, false);
+    }
+
+    /// Declares every change up to `revision` applied.
+    pub fn advance(&self, revision: i64) {
+        self.apply(revision, &[], true);
+    }
+
     /// Publishes updates made at `revision`, after their transaction committed.
     /// An organization already published at a newer revision keeps its newer data.
     pub fn publish(&self, revision: i64, updates: &[OrgUpdate]) {
+        self.apply(revision, updates, true);
+    }
+
+    fn apply(&self, revision: i64, updates: &[OrgUpdate], advance: bool) {
         self.current.rcu(|cur| {
             let mut next = Snapshot::clone(cur);
-            next.revision = next.revision.max(revision);
+            if advance {
+                next.revision = next.revision.max(revision);
+            }
             for u in updates {
                 match u {
                     OrgUpdate::Replace(id, ix) => {

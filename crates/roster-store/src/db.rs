@@ -44,6 +44,10 @@ pub struct Store {
     /// instead of letting deferred transactions collide on an upgrade, turns
     /// `SQLITE_BUSY` into an orderly queue. PostgreSQL needs no such lock.
     write_lock: Arc<tokio::sync::Mutex<()>>,
+    pub(crate) url: Arc<str>,
+    /// The last change-feed revision applied without a gap, and the lock
+    /// that makes catching up one task at a time.
+    pub(crate) applied: Arc<tokio::sync::Mutex<i64>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -119,6 +123,8 @@ impl Store {
             kind,
             index: Arc::new(Index::new()),
             write_lock: Arc::new(tokio::sync::Mutex::new(())),
+            url: Arc::from(url.as_str()),
+            applied: Arc::new(tokio::sync::Mutex::new(0)),
         })
     }
 
@@ -166,10 +172,20 @@ impl Store {
 
     /// Rebuilds the whole permission index from the database.
     pub async fn rebuild_index(&self) -> Result<()> {
-        let mut conn = self.pool.acquire().await.map_err(db_err)?;
-        let revision = current_revision(&mut conn).await?;
-        let orgs = crate::load::all_orgs(&mut conn).await?;
+        let mut applied = self.applied.lock().await;
+        // One read snapshot, so the revision matches the rows exactly.
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        if self.kind == DbKind::Postgres {
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        let revision = current_revision(&mut tx).await?;
+        let orgs = crate::load::all_orgs(&mut tx).await?;
+        tx.commit().await.map_err(db_err)?;
         self.index.install(revision, orgs);
+        *applied = revision;
         Ok(())
     }
 
@@ -213,6 +229,34 @@ pub(crate) async fn current_revision(conn: &mut sqlx::AnyConnection) -> Result<i
         .await
         .map_err(db_err)?;
     row.try_get::<i64, _>("revision").map_err(db_err)
+}
+
+/// Appends the change feed rows of `revision` and, on PostgreSQL, wakes the
+/// other replicas (`NOTIFY` is delivered when the transaction commits).
+pub(crate) async fn record_changes(
+    tx: &mut sqlx::AnyConnection,
+    kind: DbKind,
+    revision: i64,
+    orgs: &[String],
+    now: i64,
+) -> Result<()> {
+    for org in orgs {
+        sqlx::query("INSERT INTO changes (revision, org_id, created_at) VALUES ($1, $2, $3)")
+            .bind(revision)
+            .bind(org)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+    }
+    if kind == DbKind::Postgres && !orgs.is_empty() {
+        sqlx::query("SELECT pg_notify('roster_changes', $1)")
+            .bind(revision.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+    }
+    Ok(())
 }
 
 pub(crate) struct PendingEvent {
@@ -300,6 +344,13 @@ impl Tx {
             .await
             .map_err(db_err)?;
         }
+        let changed: Vec<String> = self
+            .touched
+            .iter()
+            .chain(self.removed.iter())
+            .map(|o| o.uuid().to_string())
+            .collect();
+        record_changes(&mut self.tx, store.kind, revision, &changed, now).await?;
         let mut updates = Vec::new();
         for org in std::mem::take(&mut self.touched) {
             match crate::load::org_data(&mut self.tx, org).await? {
@@ -311,7 +362,22 @@ impl Tx {
         }
         updates.extend(self.removed.iter().map(|o| OrgUpdate::Remove(*o)));
         self.tx.commit().await.map_err(db_err)?;
-        store.index.publish(revision, &updates);
+        match store.kind {
+            // One process writes an SQLite file: revisions are applied in order here.
+            DbKind::Sqlite => {
+                store.index.publish(revision, &updates);
+                *store.applied.lock().await = revision;
+            }
+            // Other replicas may hold earlier revisions not applied yet: publish
+            // this write's organizations now (read-your-writes), and let the
+            // feed advance the revision without a gap.
+            DbKind::Postgres => {
+                store.index.publish_orgs(revision, &updates);
+                if let Err(e) = store.catch_up().await {
+                    tracing::warn!(error = %e, "catching up after a write failed; the follower will retry");
+                }
+            }
+        }
         Ok(Written { value, revision })
     }
 }

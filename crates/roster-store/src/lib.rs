@@ -12,6 +12,7 @@ pub mod audit;
 pub mod auth;
 pub mod db;
 pub mod departments;
+pub mod follow;
 pub mod import;
 pub mod invitations;
 pub mod keys;

@@ -1,0 +1,128 @@
+//! Following the other replicas' writes. Every write appends its revision and
+//! the organizations it touched to the `changes` table in its own
+//! transaction; on PostgreSQL it also `NOTIFY`s. A replica listens, and polls
+//! as a fallback, then reloads the organizations that changed since the last
+//! revision it applied, in revision order, so it never skips one — also after
+//! losing its connection or the database restarting.
+
+use crate::db::{db_err, DbKind};
+use crate::rows::*;
+use crate::Store;
+use roster_core::index::{OrgIndex, OrgUpdate};
+use roster_core::{OrgId, Result};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often a replica polls when no notification arrives.
+const POLL: Duration = Duration::from_millis(50);
+
+impl Store {
+    /// Applies every change committed after the index's revision. Returns the
+    /// revision now applied.
+    pub async fn catch_up(&self) -> Result<i64> {
+        let mut applied = self.applied.lock().await;
+        let from = *applied;
+        let rows = sqlx::query(
+            "SELECT revision, org_id FROM changes WHERE revision > $1 ORDER BY revision",
+        )
+        .bind(from)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        if rows.is_empty() {
+            return Ok(from);
+        }
+        let mut to = from;
+        let mut orgs = BTreeSet::new();
+        let mut everything = false;
+        for r in &rows {
+            to = to.max(i64_of(r, "revision")?);
+            match str_of(r, "org_id")?.as_str() {
+                "*" => everything = true,
+                o => {
+                    if let Ok(u) = uuid::Uuid::parse_str(o) {
+                        orgs.insert(OrgId(u));
+                    }
+                }
+            }
+        }
+        if everything {
+            drop(applied);
+            self.rebuild_index().await?;
+            return Ok(self.revision());
+        }
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        let mut updates = Vec::with_capacity(orgs.len());
+        for org in orgs {
+            match crate::load::org_data(&mut conn, org).await? {
+                Some(data) => {
+                    updates.push(OrgUpdate::Replace(org, Arc::new(OrgIndex::build(data))))
+                }
+                None => updates.push(OrgUpdate::Remove(org)),
+            }
+        }
+        self.index().publish(to, &updates);
+        *applied = to;
+        Ok(to)
+    }
+
+    /// Follows other replicas' writes for as long as the process runs
+    /// (PostgreSQL only: an SQLite database has one process).
+    pub fn spawn_follower(&self) -> Option<tokio::task::JoinHandle<()>> {
+        if self.kind != DbKind::Postgres {
+            return None;
+        }
+        let store = self.clone();
+        Some(tokio::spawn(async move { store.follow().await }))
+    }
+
+    async fn follow(self) {
+        loop {
+            let mut listener = match sqlx::postgres::PgListener::connect(&self.url).await {
+                Ok(mut l) => match l.listen("roster_changes").await {
+                    Ok(()) => Some(l),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot LISTEN for changes; polling");
+                        None
+                    }
+                },
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot connect the change listener; polling");
+                    None
+                }
+            };
+            // Catch up after (re)connecting: changes may have happened meanwhile.
+            self.catch_up_logged().await;
+            loop {
+                match listener.as_mut() {
+                    Some(l) => match tokio::time::timeout(POLL, l.try_recv()).await {
+                        Ok(Ok(Some(_))) | Err(_) => {}
+                        // The connection dropped: reconnect, then catch up.
+                        Ok(Ok(None)) | Ok(Err(_)) => break,
+                    },
+                    None => {
+                        tokio::time::sleep(POLL).await;
+                        // Try to get a listener again now and then.
+                        if rand_tick() {
+                            break;
+                        }
+                    }
+                }
+                self.catch_up_logged().await;
+            }
+        }
+    }
+
+    async fn catch_up_logged(&self) {
+        if let Err(e) = self.catch_up().await {
+            tracing::warn!(error = %e, "catching up with the change feed failed; will retry");
+        }
+    }
+}
+
+/// Roughly one poll in forty (every ~2 s) retries the listener.
+fn rand_tick() -> bool {
+    use rand::Rng;
+    rand::thread_rng().gen_ratio(1, 40)
+}
