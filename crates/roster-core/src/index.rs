@@ -494,6 +494,11 @@ impl Snapshot {
     pub fn org(&self, org: OrgId) -> Option<&Arc<OrgIndex>> {
         self.orgs.get(&org).map(|(_, ix)| ix)
     }
+    /// The revision at which an organization's index was last rebuilt.
+    pub fn org_revision(&self, org: OrgId) -> Option<i64> {
+        self.orgs.get(&org).map(|(r, _)| *r)
+    }
+
     pub fn org_count(&self) -> usize {
         self.orgs.len()
     }

@@ -36,13 +36,18 @@ impl Store {
         let mut to = from;
         let mut orgs = BTreeSet::new();
         let mut everything = false;
+        let snap = self.index().load_full();
         for r in &rows {
-            to = to.max(i64_of(r, "revision")?);
+            let rev = i64_of(r, "revision")?;
+            to = to.max(rev);
             match str_of(r, "org_id")?.as_str() {
                 "*" => everything = true,
                 o => {
                     if let Ok(u) = uuid::Uuid::parse_str(o) {
-                        orgs.insert(OrgId(u));
+                        // This replica's own writes are published already.
+                        if snap.org_revision(OrgId(u)).is_none_or(|have| have < rev) {
+                            orgs.insert(OrgId(u));
+                        }
                     }
                 }
             }
