@@ -17,6 +17,13 @@ pub enum DbKind {
 }
 
 impl DbKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            DbKind::Sqlite => "sqlite",
+            DbKind::Postgres => "postgres",
+        }
+    }
+
     pub fn from_url(url: &str) -> Result<Self> {
         if url.starts_with("sqlite:") {
             Ok(DbKind::Sqlite)
