@@ -84,6 +84,8 @@ pub mod need {
         DepartmentMembers, ["manage_departments", "manage_users"]);
     need!(ManageRoles, ["manage_roles"]);
     need!(AssignRoles, ["assign_roles"]);
+    need!(/// Reading another member's effective permissions.
+        ViewPermissions, ["manage_users", "assign_roles", "manage_roles"]);
     need!(ViewAuditLog, ["view_audit_log"]);
 }
 

@@ -89,6 +89,12 @@ pub enum Error {
     AlreadyMemberEmail(String),
     #[error("the permission key {0:?} exists")]
     PermissionTaken(String),
+    #[error("a pending invitation for {0:?} exists")]
+    InvitationDuplicate(String),
+    #[error("a user with the email {0:?} exists: sign in and accept the invitation instead")]
+    InvitationUserExists(String),
+    #[error("the invitation was sent to another email address")]
+    InvitationEmailMismatch,
 
     // --- rules
     #[error("the last owner cannot be removed")]

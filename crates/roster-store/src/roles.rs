@@ -2,8 +2,15 @@
 
 use crate::db::{conflict, db_err, now_micros, Tx};
 use crate::load::{principal_cols, scope_cols};
+use crate::orgs::json;
 use crate::rows::*;
+use crate::{Ctx, Page, Store, Written};
+use roster_core::access::need;
+use roster_core::text::{bounded, bounded_opt, name_key};
 use roster_core::*;
+use sqlx::any::AnyRow;
+use sqlx::AnyConnection;
+use std::collections::{BTreeSet, HashMap};
 
 /// Inserts one assignment; a duplicate (role, principal, scope) is a conflict.
 pub(crate) async fn insert_assignment(
@@ -97,4 +104,758 @@ pub(crate) async fn set_primary(tx: &mut Tx, org: OrgId, user: UserId, role: Rol
         .await?;
     }
     Ok(())
+}
+
+// --- The role catalogue and role assignments of the organization API.
+
+/// Fields of a new custom role.
+#[derive(Debug, Clone, Default)]
+pub struct NewRole {
+    pub name: String,
+    pub description: Option<String>,
+    /// Keys the role allows.
+    pub allow: Vec<String>,
+    /// Keys the role denies (deny beats allow across all of a user's roles).
+    pub deny: Vec<String>,
+}
+
+/// A partial update of a custom role: `None` leaves a field unchanged; a
+/// given key list replaces the previous one.
+#[derive(Debug, Clone, Default)]
+pub struct RolePatch {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub allow: Option<Vec<String>>,
+    pub deny: Option<Vec<String>>,
+}
+
+/// A user holding a role at organization scope, with their membership status.
+#[derive(Debug, Clone)]
+pub struct RoleMember {
+    pub user: User,
+    pub status: MemberStatus,
+}
+
+/// Joins a role's user assignments at organization scope with live memberships.
+const LIVE_HOLDERS: &str = "FROM role_assignments a JOIN memberships m ON m.org_id = a.org_id AND m.user_id = a.principal_id \
+    WHERE a.org_id = $1 AND a.principal_type = 'user' AND a.scope_type = 'organization' AND m.deleted_at IS NULL";
+
+/// How many live members hold each role of `org` at organization scope.
+async fn member_counts(conn: &mut AnyConnection, org: OrgId) -> Result<HashMap<RoleId, i64>> {
+    let rows = sqlx::query(&format!(
+        "SELECT a.role_id, COUNT(*) AS n {LIVE_HOLDERS} GROUP BY a.role_id"
+    ))
+    .bind(id(org))
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    rows.iter()
+        .map(|r| Ok((RoleId(uuid_of(r, "role_id")?), i64_of(r, "n")?)))
+        .collect()
+}
+
+async fn member_count(conn: &mut AnyConnection, org: OrgId, role: RoleId) -> Result<i64> {
+    let row = sqlx::query(&format!(
+        "SELECT COUNT(*) AS n {LIVE_HOLDERS} AND a.role_id = $2"
+    ))
+    .bind(id(org))
+    .bind(id(role))
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    i64_of(&row, "n")
+}
+
+/// System roles carry no row: they show the organization's creation time.
+async fn org_created_at(conn: &mut AnyConnection, org: OrgId) -> Result<Timestamp> {
+    let row =
+        sqlx::query("SELECT created_at FROM organizations WHERE id = $1 AND deleted_at IS NULL")
+            .bind(id(org))
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_err)?
+            .ok_or(Error::OrgNotFound(org))?;
+    ts_of(&row, "created_at")
+}
+
+fn system_role(sys: SystemRole, created_at: Timestamp, member_count: i64) -> Role {
+    Role {
+        id: sys.id(),
+        org_id: None,
+        name: sys.name().to_owned(),
+        description: Some(sys.description().to_owned()),
+        resource_type: sys.resource_type(),
+        grants: sys.grant_list(),
+        member_count,
+        created_at,
+        updated_at: created_at,
+    }
+}
+
+fn custom_role_of(row: &AnyRow, grants: Vec<Grant>, member_count: i64) -> Result<Role> {
+    Ok(Role {
+        id: RoleId(uuid_of(row, "id")?),
+        org_id: Some(OrgId(uuid_of(row, "org_id")?)),
+        name: str_of(row, "name")?,
+        description: opt_str_of(row, "description")?,
+        resource_type: ResourceType::parse(&str_of(row, "resource_type")?)
+            .unwrap_or(ResourceType::Organization),
+        grants,
+        member_count,
+        created_at: ts_of(row, "created_at")?,
+        updated_at: ts_of(row, "updated_at")?,
+    })
+}
+
+const ROLE_COLS: &str = "id, org_id, name, description, resource_type, created_at, updated_at";
+
+/// A system role or a custom role of `org`, with its member count.
+async fn fetch_role(conn: &mut AnyConnection, org: OrgId, role: RoleId) -> Result<Role> {
+    if let Some(sys) = role.system() {
+        let created = org_created_at(conn, org).await?;
+        let n = member_count(conn, org, role).await?;
+        return Ok(system_role(sys, created, n));
+    }
+    let row = sqlx::query(&format!(
+        "SELECT {ROLE_COLS} FROM roles WHERE id = $1 AND org_id = $2"
+    ))
+    .bind(id(role))
+    .bind(id(org))
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db_err)?
+    .ok_or(Error::RoleNotFound(role))?;
+    let grants = sqlx::query(
+        "SELECT perm_key, effect FROM role_grants WHERE role_id = $1 ORDER BY perm_key",
+    )
+    .bind(id(role))
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_err)?
+    .iter()
+    .map(crate::load::grant_of)
+    .collect::<Result<Vec<_>>>()?;
+    let n = member_count(conn, org, role).await?;
+    custom_role_of(&row, grants, n)
+}
+
+/// The role as this API's catalogue shows it: organization roles only.
+async fn fetch_org_role(conn: &mut AnyConnection, org: OrgId, role: RoleId) -> Result<Role> {
+    let r = fetch_role(conn, org, role).await?;
+    if r.resource_type != ResourceType::Organization {
+        return Err(Error::RoleNotFound(role));
+    }
+    Ok(r)
+}
+
+/// A role that may be assigned at organization scope (organization-type only).
+async fn fetch_assignable(conn: &mut AnyConnection, org: OrgId, role: RoleId) -> Result<Role> {
+    let r = fetch_role(conn, org, role).await?;
+    if r.resource_type != ResourceType::Organization {
+        return Err(Error::RoleScopeMismatch(role));
+    }
+    Ok(r)
+}
+
+/// Order-preserving de-duplication.
+fn dedup(keys: &[String]) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    keys.iter()
+        .map(|k| k.trim().to_owned())
+        .filter(|k| seen.insert(k.clone()))
+        .collect()
+}
+
+/// Turns key lists into grants. Every key must be a built-in capability or a
+/// key defined by the organization or deployment-wide; a trailing-`*` key must
+/// cover at least one of those. A key may not be both allowed and denied, and
+/// a role needs at least one grant.
+async fn grants_for(
+    conn: &mut AnyConnection,
+    org: OrgId,
+    allow: &[String],
+    deny: &[String],
+) -> Result<Vec<Grant>> {
+    let (allow, deny) = (dedup(allow), dedup(deny));
+    if allow.is_empty() && deny.is_empty() {
+        return Err(Error::validation(
+            "capabilities",
+            "must hold at least one capability (or denied_capabilities must not be empty)",
+        ));
+    }
+    let defined: BTreeSet<String> =
+        sqlx::query("SELECT perm_key FROM permissions WHERE org_id = $1 OR org_id = ''")
+            .bind(id(org))
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(|r| str_of(r, "perm_key"))
+            .collect::<Result<_>>()?;
+    let known = |k: &PermissionKey| {
+        if k.is_wildcard() {
+            CAPABILITIES.iter().any(|c| k.covers(c.key)) || defined.iter().any(|d| k.covers(d))
+        } else {
+            is_capability(k.as_str()) || defined.contains(k.as_str())
+        }
+    };
+    let mut invalid = Vec::new();
+    let mut grants = Vec::new();
+    for (keys, effect) in [(&allow, Effect::Allow), (&deny, Effect::Deny)] {
+        for raw in keys {
+            match PermissionKey::parse(raw) {
+                Ok(k) if known(&k) => grants.push(Grant {
+                    permission: k,
+                    effect,
+                }),
+                _ => invalid.push(raw.clone()),
+            }
+        }
+    }
+    if !invalid.is_empty() {
+        return Err(Error::UnknownPermissions(invalid));
+    }
+    if let Some(both) = allow.iter().find(|k| deny.contains(k)) {
+        return Err(Error::validation(
+            "denied_capabilities",
+            format!("`{both}` cannot be both allowed and denied"),
+        ));
+    }
+    Ok(grants)
+}
+
+async fn insert_grants(tx: &mut Tx, role: RoleId, grants: &[Grant]) -> Result<()> {
+    for g in grants {
+        sqlx::query("INSERT INTO role_grants (role_id, perm_key, effect) VALUES ($1, $2, $3)")
+            .bind(id(role))
+            .bind(g.permission.as_str())
+            .bind(g.effect.as_str())
+            .execute(tx.conn())
+            .await
+            .map_err(db_err)?;
+    }
+    Ok(())
+}
+
+fn keys_of(grants: &[Grant], effect: Effect) -> BTreeSet<String> {
+    grants
+        .iter()
+        .filter(|g| g.effect == effect)
+        .map(|g| g.permission.as_str().to_owned())
+        .collect()
+}
+
+impl Store {
+    /// Anti-escalation: the keys among `keys` that the actor does not hold in
+    /// `org`. Owner-like roles hold everything; the platform key passes;
+    /// organization API keys are judged by their role alone.
+    fn not_held(&self, actor: &Actor, org: OrgId, keys: &BTreeSet<String>) -> Vec<String> {
+        let snap = self.index().load();
+        let ix = snap.org(org);
+        keys.iter()
+            .filter(|k| {
+                let held = match (actor, ix) {
+                    (Actor::Platform, _) => true,
+                    (_, None) => false,
+                    (Actor::OrgKey { role, .. }, Some(ix)) => ix.role_allows(*role, k),
+                    (Actor::User { user }, Some(ix)) => {
+                        ix.check(*user, k, Scope::Organization).allowed
+                    }
+                };
+                !held
+            })
+            .cloned()
+            .collect()
+    }
+
+    fn refuse_escalation(&self, actor: &Actor, org: OrgId, keys: &BTreeSet<String>) -> Result<()> {
+        let missing = self.not_held(actor, org, keys);
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Escalation { missing })
+        }
+    }
+
+    /// Who may hand a role to someone or take it away: the Owner role only by
+    /// Owners (or the platform); any other role only by a caller who holds
+    /// every key it allows, and to take it away also every key it denies
+    /// (lifting a denial grants that key back). So nobody manages the holders
+    /// of a role stronger than their own.
+    fn may_change_holders(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        role: &Role,
+        giving: bool,
+    ) -> Result<()> {
+        if role.id == SystemRole::Owner.id() {
+            let owner = match actor {
+                Actor::Platform => true,
+                Actor::OrgKey { role, .. } => role.system() == Some(SystemRole::Owner),
+                Actor::User { user } => self
+                    .index()
+                    .load()
+                    .org(org)
+                    .is_some_and(|ix| ix.holds_role(*user, SystemRole::Owner.id())),
+            };
+            return if owner { Ok(()) } else { Err(Error::OwnerOnly) };
+        }
+        let mut keys = keys_of(&role.grants, Effect::Allow);
+        if !giving {
+            keys.extend(keys_of(&role.grants, Effect::Deny));
+        }
+        self.refuse_escalation(actor, org, &keys)
+    }
+
+    /// The organization's roles: system roles of type organization first in
+    /// their fixed order (unless `include_system` is false), then custom
+    /// organization roles by name.
+    pub async fn list_roles(
+        &self,
+        access: &OrgAccess<need::AnyMember>,
+        include_system: bool,
+    ) -> Result<Vec<Role>> {
+        let org = access.org();
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        let counts = member_counts(&mut conn, org).await?;
+        let count = |r: RoleId| counts.get(&r).copied().unwrap_or(0);
+        let mut out = Vec::new();
+        if include_system {
+            let created = org_created_at(&mut conn, org).await?;
+            out.extend(
+                SystemRole::ALL
+                    .into_iter()
+                    .filter(|s| s.resource_type() == ResourceType::Organization)
+                    .map(|s| system_role(s, created, count(s.id()))),
+            );
+        }
+        let mut grants: HashMap<RoleId, Vec<Grant>> = HashMap::new();
+        for r in sqlx::query(
+            "SELECT g.role_id, g.perm_key, g.effect FROM role_grants g JOIN roles r ON r.id = g.role_id WHERE r.org_id = $1",
+        )
+        .bind(id(org))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_err)?
+        {
+            grants
+                .entry(RoleId(uuid_of(&r, "role_id")?))
+                .or_default()
+                .push(crate::load::grant_of(&r)?);
+        }
+        for r in sqlx::query(&format!(
+            "SELECT {ROLE_COLS} FROM roles WHERE org_id = $1 AND resource_type = 'organization' ORDER BY name_key, name, id"
+        ))
+        .bind(id(org))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_err)?
+        {
+            let rid = RoleId(uuid_of(&r, "id")?);
+            out.push(custom_role_of(
+                &r,
+                grants.remove(&rid).unwrap_or_default(),
+                count(rid),
+            )?);
+        }
+        Ok(out)
+    }
+
+    /// One organization role (system or custom).
+    pub async fn get_role(
+        &self,
+        access: &OrgAccess<need::AnyMember>,
+        role: RoleId,
+    ) -> Result<Role> {
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        fetch_org_role(&mut conn, access.org(), role).await
+    }
+
+    /// Creates a custom organization role. The caller may only grant keys it holds.
+    pub async fn create_role(
+        &self,
+        ctx: &Ctx,
+        access: &OrgAccess<need::ManageRoles>,
+        input: NewRole,
+    ) -> Result<Written<Role>> {
+        let org = access.org();
+        let name = bounded("name", &input.name, 1, 100)?;
+        let description = bounded_opt("description", input.description.as_deref(), 500)?;
+        let mut tx = self.begin(ctx).await?;
+        let grants = grants_for(tx.conn(), org, &input.allow, &input.deny).await?;
+        self.refuse_escalation(access.actor(), org, &keys_of(&grants, Effect::Allow))?;
+        let rid = RoleId::new();
+        let now = now_micros();
+        sqlx::query(
+            "INSERT INTO roles (id, org_id, name, name_key, description, resource_type, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+        )
+        .bind(id(rid))
+        .bind(id(org))
+        .bind(&name)
+        .bind(name_key(&name))
+        .bind(&description)
+        .bind(ResourceType::Organization.as_str())
+        .bind(now)
+        .execute(tx.conn())
+        .await
+        .map_err(|e| conflict(e, || Error::RoleNameTaken(name.clone())))?;
+        insert_grants(&mut tx, rid, &grants).await?;
+        let role = fetch_role(tx.conn(), org, rid).await?;
+        tx.audit(Some(org), "role.created", "role", rid, None, json(&role));
+        tx.commit(self, role).await
+    }
+
+    /// Renames, re-describes or replaces the grants of a custom role. A given
+    /// `allow` list replaces the allowed keys (and lifts denials of the same
+    /// keys when `deny` is not given), and vice versa. Newly allowed keys and
+    /// lifted denials must be held by the caller.
+    pub async fn update_role(
+        &self,
+        ctx: &Ctx,
+        access: &OrgAccess<need::ManageRoles>,
+        role: RoleId,
+        patch: RolePatch,
+    ) -> Result<Written<Role>> {
+        let org = access.org();
+        if let Some(sys) = role.system() {
+            return Err(Error::SystemRoleImmutable {
+                role,
+                name: sys.name().to_owned(),
+            });
+        }
+        let name = patch
+            .name
+            .as_deref()
+            .map(|n| bounded("name", n, 1, 100))
+            .transpose()?;
+        let description = bounded_opt("description", patch.description.as_deref(), 500)?;
+        let mut tx = self.begin(ctx).await?;
+        let before = fetch_org_role(tx.conn(), org, role).await?;
+        let old_allow = keys_of(&before.grants, Effect::Allow);
+        let old_deny = keys_of(&before.grants, Effect::Deny);
+        let grants = if patch.allow.is_some() || patch.deny.is_some() {
+            let (allow, deny): (Vec<String>, Vec<String>) = match (patch.allow, patch.deny) {
+                (Some(a), Some(d)) => (a, d),
+                (Some(a), None) => {
+                    let d = old_deny
+                        .iter()
+                        .filter(|k| !a.contains(k))
+                        .cloned()
+                        .collect();
+                    (a, d)
+                }
+                (None, Some(d)) => {
+                    let a = old_allow
+                        .iter()
+                        .filter(|k| !d.contains(k))
+                        .cloned()
+                        .collect();
+                    (a, d)
+                }
+                (None, None) => (Vec::new(), Vec::new()),
+            };
+            let grants = grants_for(tx.conn(), org, &allow, &deny).await?;
+            let (new_allow, new_deny) = (
+                keys_of(&grants, Effect::Allow),
+                keys_of(&grants, Effect::Deny),
+            );
+            let added = new_allow.difference(&old_allow);
+            let lifted = old_deny.difference(&new_deny);
+            let gained: BTreeSet<String> = added.chain(lifted).cloned().collect();
+            self.refuse_escalation(access.actor(), org, &gained)?;
+            Some(grants)
+        } else {
+            None
+        };
+        let taken = name.clone().unwrap_or_default();
+        sqlx::query(
+            "UPDATE roles SET name = COALESCE($1, name), name_key = COALESCE($2, name_key), \
+             description = COALESCE($3, description), updated_at = $4 WHERE id = $5",
+        )
+        .bind(name.clone())
+        .bind(name.as_deref().map(name_key))
+        .bind(description)
+        .bind(now_micros())
+        .bind(id(role))
+        .execute(tx.conn())
+        .await
+        .map_err(|e| conflict(e, || Error::RoleNameTaken(taken)))?;
+        if let Some(grants) = grants {
+            sqlx::query("DELETE FROM role_grants WHERE role_id = $1")
+                .bind(id(role))
+                .execute(tx.conn())
+                .await
+                .map_err(db_err)?;
+            insert_grants(&mut tx, role, &grants).await?;
+        }
+        let after = fetch_role(tx.conn(), org, role).await?;
+        tx.audit(
+            Some(org),
+            "role.updated",
+            "role",
+            role,
+            json(&before),
+            json(&after),
+        );
+        tx.commit(self, after).await
+    }
+
+    /// Deletes a custom role that no live member holds. Its grants and every
+    /// remaining assignment (departments, groups, soft-deleted members) go
+    /// with it; a soft-deleted member whose primary role it was falls back to Member.
+    pub async fn delete_role(
+        &self,
+        ctx: &Ctx,
+        access: &OrgAccess<need::ManageRoles>,
+        role: RoleId,
+    ) -> Result<Written<()>> {
+        let org = access.org();
+        if let Some(sys) = role.system() {
+            return Err(Error::SystemRoleImmutable {
+                role,
+                name: sys.name().to_owned(),
+            });
+        }
+        let mut tx = self.begin(ctx).await?;
+        tx.lock_org(self.kind, org).await?;
+        let before = fetch_org_role(tx.conn(), org, role).await?;
+        if before.member_count > 0 {
+            return Err(Error::RoleHasMembers {
+                role,
+                count: before.member_count,
+            });
+        }
+        let primaries = sqlx::query(
+            "SELECT principal_id FROM role_assignments WHERE org_id = $1 AND role_id = $2 AND principal_type = 'user' AND is_primary",
+        )
+        .bind(id(org))
+        .bind(id(role))
+        .fetch_all(tx.conn())
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(|r| uuid_of(r, "principal_id").map(UserId))
+        .collect::<Result<Vec<_>>>()?;
+        for user in primaries {
+            set_primary(&mut tx, org, user, SystemRole::Member.id()).await?;
+        }
+        sqlx::query("DELETE FROM role_assignments WHERE org_id = $1 AND role_id = $2")
+            .bind(id(org))
+            .bind(id(role))
+            .execute(tx.conn())
+            .await
+            .map_err(db_err)?;
+        sqlx::query("DELETE FROM role_grants WHERE role_id = $1")
+            .bind(id(role))
+            .execute(tx.conn())
+            .await
+            .map_err(db_err)?;
+        sqlx::query("DELETE FROM roles WHERE id = $1 AND org_id = $2")
+            .bind(id(role))
+            .bind(id(org))
+            .execute(tx.conn())
+            .await
+            .map_err(db_err)?;
+        tx.audit(Some(org), "role.deleted", "role", role, json(&before), None);
+        tx.commit(self, ()).await
+    }
+
+    /// Live members holding the role at organization scope, oldest assignment first.
+    pub async fn list_role_members(
+        &self,
+        access: &OrgAccess<need::AnyMember>,
+        role: RoleId,
+        skip: i64,
+        limit: i64,
+    ) -> Result<Page<RoleMember>> {
+        let org = access.org();
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        let r = fetch_org_role(&mut conn, org, role).await?;
+        let rows = sqlx::query(
+            "SELECT u.id, u.email, u.full_name, u.username, u.created_at, u.updated_at, m.status \
+             FROM role_assignments a JOIN memberships m ON m.org_id = a.org_id AND m.user_id = a.principal_id \
+             JOIN users u ON u.id = m.user_id \
+             WHERE a.org_id = $1 AND a.role_id = $2 AND a.principal_type = 'user' AND a.scope_type = 'organization' \
+             AND m.deleted_at IS NULL ORDER BY a.created_at, a.id LIMIT $3 OFFSET $4",
+        )
+        .bind(id(org))
+        .bind(id(role))
+        .bind(limit)
+        .bind(skip)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_err)?;
+        let items = rows
+            .iter()
+            .map(|row| {
+                Ok(RoleMember {
+                    user: User {
+                        id: UserId(uuid_of(row, "id")?),
+                        email: str_of(row, "email")?,
+                        full_name: opt_str_of(row, "full_name")?,
+                        username: opt_str_of(row, "username")?,
+                        created_at: ts_of(row, "created_at")?,
+                        updated_at: ts_of(row, "updated_at")?,
+                    },
+                    status: MemberStatus::parse(&str_of(row, "status")?)
+                        .unwrap_or(MemberStatus::Inactive),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page {
+            items,
+            total: r.member_count,
+        })
+    }
+}
+
+/// The live Owner holder (other than `except`) who has held it longest.
+async fn next_owner(tx: &mut Tx, org: OrgId, except: UserId) -> Result<Option<UserId>> {
+    let row = sqlx::query(&format!(
+        "SELECT a.principal_id {LIVE_HOLDERS} AND a.role_id = $2 AND a.principal_id <> $3 ORDER BY a.created_at, a.id LIMIT 1"
+    ))
+    .bind(id(org))
+    .bind(id(SystemRole::Owner.id()))
+    .bind(id(except))
+    .fetch_optional(tx.conn())
+    .await
+    .map_err(db_err)?;
+    row.map(|r| uuid_of(&r, "principal_id").map(UserId))
+        .transpose()
+}
+
+async fn is_live_member(tx: &mut Tx, org: OrgId, user: UserId) -> Result<bool> {
+    Ok(sqlx::query(
+        "SELECT id FROM memberships WHERE org_id = $1 AND user_id = $2 AND deleted_at IS NULL",
+    )
+    .bind(id(org))
+    .bind(id(user))
+    .fetch_optional(tx.conn())
+    .await
+    .map_err(db_err)?
+    .is_some())
+}
+
+impl Store {
+    /// Assigns an organization role to a live member at organization scope.
+    /// A duplicate (including the member's primary role) is a conflict.
+    pub async fn assign_role(
+        &self,
+        ctx: &Ctx,
+        access: &OrgAccess<need::AssignRoles>,
+        role: RoleId,
+        user: UserId,
+    ) -> Result<Written<Assignment>> {
+        let org = access.org();
+        let mut tx = self.begin(ctx).await?;
+        // Serializes with role deletion, so an assignment never outlives its role.
+        tx.lock_org(self.kind, org).await?;
+        let r = fetch_assignable(tx.conn(), org, role).await?;
+        self.may_change_holders(access.actor(), org, &r, true)?;
+        crate::members::require_member(&mut tx, org, user).await?;
+        let a = insert_assignment(
+            &mut tx,
+            org,
+            role,
+            Principal::User(user),
+            Scope::Organization,
+            false,
+        )
+        .await?;
+        tx.audit(
+            Some(org),
+            "role.assigned",
+            "role_assignment",
+            a.id,
+            None,
+            json(&a),
+        );
+        tx.commit(self, a).await
+    }
+
+    /// Takes an organization role away from a user. The last live Owner keeps
+    /// the Owner role. Removing the user's primary role makes Member their
+    /// primary role; the Member primary role itself cannot be removed (change
+    /// the primary role instead). If the user was the organization's
+    /// designated owner, the longest-standing remaining Owner becomes it.
+    pub async fn unassign_role(
+        &self,
+        ctx: &Ctx,
+        access: &OrgAccess<need::AssignRoles>,
+        role: RoleId,
+        user: UserId,
+    ) -> Result<Written<()>> {
+        let org = access.org();
+        let mut tx = self.begin(ctx).await?;
+        tx.lock_org(self.kind, org).await?;
+        let r = fetch_assignable(tx.conn(), org, role).await?;
+        self.may_change_holders(access.actor(), org, &r, false)?;
+        let row = sqlx::query(
+            "SELECT id, org_id, role_id, principal_type, principal_id, scope_type, scope_id, is_primary, created_at \
+             FROM role_assignments WHERE org_id = $1 AND role_id = $2 AND principal_type = 'user' AND principal_id = $3 \
+             AND scope_type = 'organization'",
+        )
+        .bind(id(org))
+        .bind(id(role))
+        .bind(id(user))
+        .fetch_optional(tx.conn())
+        .await
+        .map_err(db_err)?
+        .ok_or(Error::AssignmentNotFound { org, user, role })?;
+        let a = crate::load::assignment_of(&row)?;
+        let owner_role = role == SystemRole::Owner.id();
+        if owner_role
+            && is_live_member(&mut tx, org, user).await?
+            && crate::members::owner_count(&mut tx, org).await? <= 1
+        {
+            return Err(Error::LastOwner { org, user, role });
+        }
+        if a.is_primary {
+            if role == SystemRole::Member.id() {
+                return Err(Error::validation(
+                    "role_id",
+                    "Member is this user's primary role and cannot be removed; change the primary role with PUT /v1/organizations/{organization_id}/users/{user_id}",
+                ));
+            }
+            set_primary(&mut tx, org, user, SystemRole::Member.id()).await?;
+        } else {
+            sqlx::query("DELETE FROM role_assignments WHERE id = $1")
+                .bind(id(a.id))
+                .execute(tx.conn())
+                .await
+                .map_err(db_err)?;
+        }
+        if owner_role && crate::orgs::fetch_org(&mut tx, org).await?.owner_id == Some(user) {
+            if let Some(next) = next_owner(&mut tx, org, user).await? {
+                sqlx::query(
+                    "UPDATE organizations SET owner_id = $1, updated_at = $2 WHERE id = $3",
+                )
+                .bind(id(next))
+                .bind(now_micros())
+                .bind(id(org))
+                .execute(tx.conn())
+                .await
+                .map_err(db_err)?;
+                tx.audit(
+                    Some(org),
+                    "organization.owner_changed",
+                    "organization",
+                    org,
+                    Some(serde_json::json!({"owner_id": user.to_string()})),
+                    Some(serde_json::json!({"owner_id": next.to_string()})),
+                );
+            }
+        }
+        tx.audit(
+            Some(org),
+            "role.unassigned",
+            "role_assignment",
+            a.id,
+            json(&a),
+            None,
+        );
+        tx.commit(self, ()).await
+    }
 }

@@ -82,16 +82,8 @@ impl ApiError {
         message: &str,
         details: Value,
     ) -> Self {
-        let system = lower_first(message);
+        let system = message.to_lowercase();
         ApiError::new(status, code, kind, message, system, details)
-    }
-}
-
-fn lower_first(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_lowercase().chain(c).collect(),
-        None => String::new(),
     }
 }
 
@@ -128,6 +120,9 @@ pub fn describe(e: &Error) -> ApiError {
         Error::AlreadyMember(user) => ApiError::new(S::CONFLICT, "MEMBER_ALREADY_EXISTS", Client, "This user is already a member of the organization.", "Member already exists", json!({"user_id": user.to_string()})),
         Error::AlreadyMemberEmail(email) => ApiError::new(S::CONFLICT, "MEMBER_ALREADY_EXISTS", Client, "A member with this email already belongs to the organization.", "Member already exists", json!({"email": email})),
         Error::PermissionTaken(key) => ApiError::new(S::CONFLICT, "PERMISSION_DUPLICATE", Client, "A permission with this key already exists.", "Permission duplicate", json!({"key": key})),
+        Error::InvitationDuplicate(email) => ApiError::new(S::CONFLICT, "INVITATION_ALREADY_EXISTS", Client, "A pending invitation for this email already exists.", "Invitation already exists", json!({"email": email})),
+        Error::InvitationUserExists(email) => ApiError::new(S::CONFLICT, "EMAIL_ALREADY_EXISTS", Client, "A user with this email already exists. Sign in and accept the invitation instead.", "user exists, accept the invitation instead", json!({"email": email, "accept_path": "/v1/invitations/accept"})),
+        Error::InvitationEmailMismatch => ApiError::new(S::FORBIDDEN, "INVITATION_EMAIL_MISMATCH", Authorization, "This invitation was sent to a different email address.", "invitation email mismatch", json!({})),
         Error::LastOwner { org, user, role } => ApiError::lower(S::UNPROCESSABLE_ENTITY, "LAST_OWNER_CANNOT_BE_REMOVED", Validation, "Cannot remove the last owner from a role. At least one owner must remain.", json!({"user_id": user.to_string(), "role_id": role.to_string(), "organization_id": org.to_string()})),
         Error::CannotChangeOwnerRole { user } => ApiError::new(S::UNPROCESSABLE_ENTITY, "CANNOT_CHANGE_OWNER_ROLE", Validation, "The organization owner's role cannot be changed.", "cannot change owner role", json!({"user_id": user.to_string()})),
         Error::CannotDeactivateOwner { user } => ApiError::new(S::UNPROCESSABLE_ENTITY, "CANNOT_DEACTIVATE_OWNER", Validation, "The organization owner cannot be deactivated.", "cannot deactivate owner", json!({"user_id": user.to_string()})),
