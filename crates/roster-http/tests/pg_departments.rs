@@ -1,0 +1,2 @@
+// The same tests as `departments.rs`, run on PostgreSQL (see `common::wants_postgres`).
+include!("departments.rs");
