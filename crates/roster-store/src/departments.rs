@@ -162,33 +162,6 @@ async fn bindable_role(
 }
 
 impl Store {
-    /// Anti-escalation for bindings: every member of the department gains
-    /// the role, so the caller must hold all it allows.
-    fn refuse_dept_escalation(
-        &self,
-        actor: &Actor,
-        org: OrgId,
-        keys: &BTreeSet<String>,
-    ) -> Result<()> {
-        let snap = self.index().load();
-        let ix = snap.org(org);
-        let missing: Vec<String> = keys
-            .iter()
-            .filter(|k| !match (actor, ix) {
-                (Actor::Platform, _) => true,
-                (_, None) => false,
-                (Actor::OrgKey { role, .. }, Some(ix)) => ix.role_allows(*role, k),
-                (Actor::User { user }, Some(ix)) => ix.check(*user, k, Scope::Organization).allowed,
-            })
-            .cloned()
-            .collect();
-        if missing.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::Escalation { missing })
-        }
-    }
-
     /// Every department of the organization, flat, in tree pre-order
     /// (siblings by creation, since ids are time-ordered).
     pub async fn list_departments(
@@ -604,7 +577,8 @@ impl Store {
         tx.lock_org(self.kind, org).await?;
         locate(tx.conn(), org, dept).await?;
         let keys = bindable_role(tx.conn(), org, role).await?;
-        self.refuse_dept_escalation(access.actor(), org, &keys)?;
+        // Every member of the department gains the role: the caller must hold all it allows.
+        self.refuse_escalation(access.actor(), org, &keys)?;
         let a = crate::roles::insert_assignment(
             &mut tx,
             org,

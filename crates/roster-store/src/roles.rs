@@ -368,7 +368,7 @@ impl Store {
             .collect()
     }
 
-    fn refuse_escalation(&self, actor: &Actor, org: OrgId, keys: &BTreeSet<String>) -> Result<()> {
+    pub(crate) fn refuse_escalation(&self, actor: &Actor, org: OrgId, keys: &BTreeSet<String>) -> Result<()> {
         let missing = self.not_held(actor, org, keys);
         if missing.is_empty() {
             Ok(())
