@@ -39,12 +39,23 @@ fn verify_password(password: &str, hash: &str) -> bool {
 
 /// A random secret: `prefix` + 40 alphanumeric characters.
 pub fn new_secret(prefix: &str) -> String {
-    let body: String = rand::thread_rng()
+    format!("{prefix}{}", alphanumerics(40))
+}
+
+/// The documented length of an organization API key, `ak_` included.
+pub const API_KEY_LEN: usize = 42;
+
+/// A new organization API key: `ak_` + alphanumerics, [`API_KEY_LEN`] in all.
+pub fn new_api_key() -> String {
+    format!("ak_{}", alphanumerics(API_KEY_LEN - 3))
+}
+
+fn alphanumerics(n: usize) -> String {
+    rand::thread_rng()
         .sample_iter(&Alphanumeric)
-        .take(40)
+        .take(n)
         .map(char::from)
-        .collect();
-    format!("{prefix}{body}")
+        .collect()
 }
 
 /// Secrets are long and random, so a plain SHA-256 is enough to store them
