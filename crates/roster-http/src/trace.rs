@@ -31,7 +31,7 @@ pub(crate) async fn middleware(req: Request, next: Next) -> Response {
         .map(str::to_owned);
     let trace = incoming.unwrap_or_else(new_trace_id);
     let method = req.method().clone();
-    let path = req.uri().path().to_owned();
+    let path = redact_path(req.uri().path());
     let span = tracing::info_span!("request", trace_id = %trace, %method, %path);
     let started = std::time::Instant::now();
     let mut res = TRACE_ID
@@ -50,4 +50,15 @@ pub(crate) async fn middleware(req: Request, next: Next) -> Response {
         res.headers_mut().insert("x-request-id", v);
     }
     res
+}
+
+/// Paths that carry a secret (an invitation's email key) are logged without it.
+fn redact_path(path: &str) -> String {
+    const SECRET_PREFIXES: [&str; 1] = ["/v1/invitations/validate/"];
+    for p in SECRET_PREFIXES {
+        if path.starts_with(p) {
+            return format!("{p}[redacted]");
+        }
+    }
+    path.to_owned()
 }

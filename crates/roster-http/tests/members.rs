@@ -401,3 +401,36 @@ async fn statuses_list_the_three_base_statuses() {
     assert_eq!(r.body[0]["is_base_status"], json!(true));
     assert_eq!(r.body[0]["organization_id"], json!(org));
 }
+
+#[tokio::test]
+async fn only_owners_hand_out_or_take_away_the_owner_role_through_members() {
+    let app = TestApp::spawn().await;
+    let (org, owner) = app.org("Acme").await;
+    let admin = app.member(&org, "Ada Admin", "role_admin").await;
+    let bob = app.member(&org, "Bob Stone", "role_member").await;
+    let path = format!("/v1/organizations/{org}/users/{}", bob.id);
+    let r = app
+        .put(&path, &admin.token, json!({"role_id": "role_owner"}))
+        .await;
+    assert_envelope(&r, 403, "INSUFFICIENT_PERMISSIONS");
+    let u = app.user("Eve Extra").await;
+    let r = app
+        .post(
+            &format!("/v1/organizations/{org}/members"),
+            &admin.token,
+            json!({"user_id": u.id, "role_id": "role_owner"}),
+        )
+        .await;
+    assert_envelope(&r, 403, "INSUFFICIENT_PERMISSIONS");
+    let r = app
+        .put(&path, &owner.token, json!({"role_id": "role_owner"}))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    // an Admin cannot demote an Owner either
+    let r = app
+        .put(&path, &admin.token, json!({"role_id": "role_member"}))
+        .await;
+    assert_envelope(&r, 403, "INSUFFICIENT_PERMISSIONS");
+    let r = app.get(&path, &owner.token).await;
+    assert_eq!(r.body["role"]["id"], json!("role_owner"));
+}

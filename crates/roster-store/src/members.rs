@@ -356,7 +356,8 @@ impl Store {
         let role = role.unwrap_or(SystemRole::Member.id());
         let mut tx = self.begin(ctx).await?;
         require_user(&mut tx, user).await?;
-        crate::roles::require_org_role(&mut tx, org, role).await?;
+        let r = crate::roles::fetch_assignable(tx.conn(), org, role).await?;
+        self.may_change_holders(access.actor(), org, &r, true)?;
         insert_membership(
             &mut tx,
             org,
@@ -392,11 +393,17 @@ impl Store {
         let user = before.user.id;
         let designated_owner = crate::orgs::fetch_org(&mut tx, org).await?.owner_id == Some(user);
         if let Some(role) = role {
-            crate::roles::require_org_role(&mut tx, org, role).await?;
+            let new_role = crate::roles::fetch_assignable(tx.conn(), org, role).await?;
             if role != before.role_id {
                 if designated_owner {
                     return Err(Error::CannotChangeOwnerRole { user });
                 }
+                // The same rule as role assignment: Owner only by Owners, and
+                // nobody hands out (or takes away) more than they hold.
+                self.may_change_holders(access.actor(), org, &new_role, true)?;
+                let old_role =
+                    crate::roles::fetch_assignable(tx.conn(), org, before.role_id).await?;
+                self.may_change_holders(access.actor(), org, &old_role, false)?;
                 if before.role_id == SystemRole::Owner.id() && owner_count(&mut tx, org).await? <= 1
                 {
                     return Err(Error::LastOwner {

@@ -249,7 +249,11 @@ async fn fetch_org_role(conn: &mut AnyConnection, org: OrgId, role: RoleId) -> R
 }
 
 /// A role that may be assigned at organization scope (organization-type only).
-async fn fetch_assignable(conn: &mut AnyConnection, org: OrgId, role: RoleId) -> Result<Role> {
+pub(crate) async fn fetch_assignable(
+    conn: &mut AnyConnection,
+    org: OrgId,
+    role: RoleId,
+) -> Result<Role> {
     let r = fetch_role(conn, org, role).await?;
     if r.resource_type != ResourceType::Organization {
         return Err(Error::RoleScopeMismatch(role));
@@ -368,7 +372,12 @@ impl Store {
             .collect()
     }
 
-    pub(crate) fn refuse_escalation(&self, actor: &Actor, org: OrgId, keys: &BTreeSet<String>) -> Result<()> {
+    pub(crate) fn refuse_escalation(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        keys: &BTreeSet<String>,
+    ) -> Result<()> {
         let missing = self.not_held(actor, org, keys);
         if missing.is_empty() {
             Ok(())
@@ -382,7 +391,7 @@ impl Store {
     /// every key it allows, and to take it away also every key it denies
     /// (lifting a denial grants that key back). So nobody manages the holders
     /// of a role stronger than their own.
-    fn may_change_holders(
+    pub(crate) fn may_change_holders(
         &self,
         actor: &Actor,
         org: OrgId,
