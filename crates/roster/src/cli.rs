@@ -20,6 +20,19 @@ enum Command {
     Serve(ServeArgs),
     /// Apply database migrations and exit.
     Migrate(DbArgs),
+    /// Load organizations, users, permissions, roles, departments and members
+    /// from a directory of JSON Lines files, all or nothing.
+    ///
+    /// DIR holds orgs.jsonl, users.jsonl, permissions.jsonl, roles.jsonl,
+    /// departments.jsonl and members.jsonl (the format gen_w1.py writes; other
+    /// files are ignored). Each record keeps its file id as its external id;
+    /// a record may only refer to records of its own or an earlier file.
+    /// A bad line is reported as FILE:LINE and nothing is imported. Running
+    /// PostgreSQL replicas reload after the import; restart a service that
+    /// uses the same SQLite file.
+    ///
+    /// Example: `roster import ./w1 --database sqlite://roster.db --id-map ids.jsonl`
+    Import(ImportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -31,6 +44,18 @@ pub struct DbArgs {
         default_value = "sqlite://roster.db"
     )]
     pub database: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The directory to import.
+    dir: PathBuf,
+    #[command(flatten)]
+    db: DbArgs,
+    /// Also write which Roster id each file id became, as JSON Lines:
+    /// `{"kind":"user","external_id":"usr_000001","id":"usr_01h…"}`.
+    #[arg(long, value_name = "FILE")]
+    id_map: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -63,6 +88,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             tracing::info!(database = %redact(&a.database), "migrations applied");
             Ok(())
         }
+        Command::Import(a) => import(a).await,
     }
 }
 
@@ -111,10 +137,101 @@ fn bootstrap_key(a: &ServeArgs) -> anyhow::Result<(String, Option<PathBuf>)> {
     Ok((key, Some(path.clone())))
 }
 
+/// One progress bar per step on stderr; indicatif hides them when stderr is
+/// not a terminal, so logs and CI output stay clean.
+struct Bars(std::sync::Mutex<Option<indicatif::ProgressBar>>);
+
+impl roster_store::import::Progress for Bars {
+    fn start(&self, label: &str, total: u64) {
+        let bar = indicatif::ProgressBar::new(total).with_message(label.to_owned());
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{msg:>32} [{bar:30}] {pos}/{len} ({elapsed})")
+        {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        if let Ok(mut b) = self.0.lock() {
+            *b = Some(bar);
+        }
+    }
+    fn advance(&self, n: u64) {
+        if let Ok(b) = self.0.lock() {
+            if let Some(bar) = b.as_ref() {
+                bar.inc(n);
+            }
+        }
+    }
+    fn finish(&self) {
+        if let Ok(mut b) = self.0.lock() {
+            if let Some(bar) = b.take() {
+                bar.finish();
+            }
+        }
+    }
+}
+
+async fn import(a: ImportArgs) -> anyhow::Result<()> {
+    // Create the id map first: a path we cannot write should fail before the
+    // import, not after it committed.
+    let id_map = a
+        .id_map
+        .as_ref()
+        .map(|p| std::fs::File::create(p).with_context(|| format!("creating {}", p.display())))
+        .transpose()?;
+    let store = roster_store::Store::open(&a.db.database)
+        .await
+        .context("opening the database")?;
+    let ctx = roster_store::Ctx {
+        actor: roster_core::Actor::Platform,
+        trace_id: format!("import-{}", roster_core::EventId::new()),
+    };
+    let platform = roster_core::access::authorize_platform(&ctx.actor)?;
+    let report = match store
+        .import_dir(&ctx, &platform, &a.dir, &Bars(std::sync::Mutex::new(None)))
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => {
+            // Nothing was imported: leave no empty id map behind either.
+            if let Some(p) = &a.id_map {
+                let _ = std::fs::remove_file(p);
+            }
+            return Err(e.into());
+        }
+    };
+    if let (Some(file), Some(path)) = (id_map, &a.id_map) {
+        report
+            .write_id_map(std::io::BufWriter::new(file))
+            .with_context(|| {
+                format!(
+                    "the import committed, but writing {} failed",
+                    path.display()
+                )
+            })?;
+    }
+    println!(
+        "imported {} organizations, {} users, {} permissions, {} roles ({} grants), {} departments, \
+         {} memberships, {} role assignments, {} department members in {:.1} s (revision {})",
+        report.organizations,
+        report.users,
+        report.permissions,
+        report.roles,
+        report.role_grants,
+        report.departments,
+        report.memberships,
+        report.role_assignments,
+        report.department_members,
+        report.elapsed.as_secs_f64(),
+        report.revision,
+    );
+    Ok(())
+}
+
 async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     let store = roster_store::Store::open(&a.db.database)
         .await
         .context("opening the database")?;
+    // On PostgreSQL other replicas may write too: follow their changes.
+    let _follower = store.spawn_follower();
     let (key, key_file) = bootstrap_key(&a)?;
     let app = roster_http::App::new(
         store,
