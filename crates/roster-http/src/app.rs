@@ -199,3 +199,19 @@ impl<N: Need + Send> FromRequestParts<App> for Authorized<N> {
         Ok(Authorized { caller, access })
     }
 }
+
+/// A caller holding the platform key, checked before the body is read.
+pub struct Platform {
+    pub caller: Caller,
+    pub access: roster_core::PlatformAccess,
+}
+
+impl FromRequestParts<App> for Platform {
+    type Rejection = crate::org::ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        let caller = Caller::from_request_parts(parts, app).await?;
+        let access = roster_core::authorize_platform(&caller.actor)?;
+        Ok(Platform { caller, access })
+    }
+}

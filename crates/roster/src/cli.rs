@@ -33,6 +33,42 @@ enum Command {
     ///
     /// Example: `roster import ./w1 --database sqlite://roster.db --id-map ids.jsonl`
     Import(ImportArgs),
+    /// Ask a running Roster whether a user may do something in an organization.
+    ///
+    /// Prints `allowed` or `denied` (and with --explain the assignments that
+    /// decided); exits 0 when allowed, 1 when denied, 2 on an error.
+    ///
+    /// Example: `roster check org_01h... usr_01h... manage_users --explain`
+    Check(CheckArgs),
+    /// Benchmarks: the permission check on workload W1, and write throughput.
+    ///
+    /// Example: `roster bench w1 --dir ./w1` (build with --release)
+    Bench(crate::bench::BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The organization id (`org_...`).
+    org: String,
+    /// The user id (`usr_...`).
+    user: String,
+    /// The permission key, e.g. `manage_users`.
+    permission: String,
+    /// Show the role, assignment and group or department path that decided.
+    #[arg(long)]
+    explain: bool,
+    /// Ask at project scope (`proj_...`).
+    #[arg(long)]
+    project: Option<String>,
+    /// Ask at department scope (`dept_...`).
+    #[arg(long)]
+    department: Option<String>,
+    /// The Roster to ask.
+    #[arg(long, env = "ROSTER_URL", default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// A credential: an organization API key, a session token or the platform key.
+    #[arg(long, env = "ROSTER_API_KEY", hide_env_values = true)]
+    key: String,
 }
 
 #[derive(Debug, Args)]
@@ -89,6 +125,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Import(a) => import(a).await,
+        Command::Check(a) => check(a).await,
+        Command::Bench(a) => crate::bench::run(a).await,
     }
 }
 
@@ -140,6 +178,11 @@ fn bootstrap_key(a: &ServeArgs) -> anyhow::Result<(String, Option<PathBuf>)> {
 /// One progress bar per step on stderr; indicatif hides them when stderr is
 /// not a terminal, so logs and CI output stay clean.
 struct Bars(std::sync::Mutex<Option<indicatif::ProgressBar>>);
+
+/// Progress bars for long imports, on stderr.
+pub(crate) fn progress_bars() -> impl roster_store::import::Progress {
+    Bars(std::sync::Mutex::new(None))
+}
 
 impl roster_store::import::Progress for Bars {
     fn start(&self, label: &str, total: u64) {
@@ -258,5 +301,82 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
             tracing::info!("shutting down");
         })
         .await?;
+    Ok(())
+}
+
+async fn check(a: CheckArgs) -> anyhow::Result<()> {
+    let mut body =
+        serde_json::json!({"user_id": a.user, "permission": a.permission, "explain": a.explain});
+    if let Some(p) = a.project {
+        body["project_id"] = p.into();
+    }
+    if let Some(d) = a.department {
+        body["department_id"] = d.into();
+    }
+    let url = format!(
+        "{}/v1/organizations/{}/check",
+        a.url.trim_end_matches('/'),
+        a.org
+    );
+    let res = reqwest::Client::new()
+        .post(&url)
+        .header("x-api-key", a.key)
+        .json(&body)
+        .send()
+        .await
+        .with_context(|| format!("asking {url}"))?;
+    let status = res.status();
+    let v: serde_json::Value = res.json().await.context("reading the answer")?;
+    if !status.is_success() {
+        let e = &v["error"];
+        anyhow::bail!(
+            "{} {}: {}",
+            status.as_u16(),
+            e["code"].as_str().unwrap_or("?"),
+            e["message"].as_str().unwrap_or("?")
+        );
+    }
+    let allowed = v["allowed"].as_bool().unwrap_or(false);
+    println!(
+        "{} (revision {})",
+        if allowed { "allowed" } else { "denied" },
+        v["revision"]
+    );
+    if a.explain {
+        println!("outcome: {}", v["outcome"].as_str().unwrap_or("?"));
+        for r in v["reasons"].as_array().into_iter().flatten() {
+            let via = match r["via"]["type"].as_str() {
+                Some("department") => format!(
+                    "through department {} (path {})",
+                    r["via"]["department_id"].as_str().unwrap_or("?"),
+                    r["via"]["path"]
+                        .as_array()
+                        .map(|p| p
+                            .iter()
+                            .filter_map(|x| x.as_str())
+                            .collect::<Vec<_>>()
+                            .join(" > "))
+                        .unwrap_or_default()
+                ),
+                Some("group") => format!(
+                    "through group {}",
+                    r["via"]["group_id"].as_str().unwrap_or("?")
+                ),
+                Some("primary_role") => "as the primary role".to_owned(),
+                _ => "assigned directly".to_owned(),
+            };
+            println!(
+                "  {} by role {} ({}), grant {:?}, assignment {}, {via}",
+                r["effect"].as_str().unwrap_or("?"),
+                r["role_name"].as_str().unwrap_or("?"),
+                r["role_id"].as_str().unwrap_or("?"),
+                r["grant"].as_str().unwrap_or("?"),
+                r["assignment_id"].as_str().unwrap_or("?"),
+            );
+        }
+    }
+    if !allowed {
+        std::process::exit(1);
+    }
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! `roster`: the service and its command-line tools.
 
+mod bench;
 mod cli;
 
 use clap::Parser;
@@ -11,7 +12,7 @@ async fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
+            std::process::ExitCode::from(2)
         }
     }
 }

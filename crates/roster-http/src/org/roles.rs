@@ -369,12 +369,16 @@ fn effective_for(
     raw_user: &str,
     explain: bool,
 ) -> Result<EffectivePermissions, ApiError> {
-    let user = member_user_id(raw_user)?;
-    let res = if caller.actor == (Actor::User { user }) {
-        app.store.own_effective_permissions(access, explain)
-    } else {
-        let other = app.authorize::<need::ViewPermissions>(caller, access.org())?;
-        app.store.effective_permissions(&other, user, explain)
+    let parsed = member_user_id(raw_user);
+    let res = match parsed {
+        Ok(user) if caller.actor == (Actor::User { user }) => {
+            app.store.own_effective_permissions(access, explain)
+        }
+        // Someone else: check the caller may look before saying whether they exist.
+        _ => {
+            let other = app.authorize::<need::ViewPermissions>(caller, access.org())?;
+            app.store.effective_permissions(&other, parsed?, explain)
+        }
     };
     res.map_err(|e| echo_member(e, raw_user))
 }

@@ -3,13 +3,13 @@
 
 use super::views::UserOut;
 use super::*;
-use crate::app::{App, Caller};
+use crate::app::{App, Caller, Platform};
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
 use roster_core::text::Email;
-use roster_core::{authorize_platform, Actor, Error, UserId};
+use roster_core::{Actor, Error, UserId};
 use roster_store::users::NewUser;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -36,10 +36,12 @@ pub(super) struct CreateUser {
 #[utoipa::path(post, path = "/v1/users", tag = "users", request_body = CreateUser, responses((status = 201, body = UserOut)))]
 async fn create_user(
     State(app): State<App>,
-    caller: Caller,
+    Platform {
+        caller,
+        access: platform,
+    }: Platform,
     OJson(b): OJson<CreateUser>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let platform = authorize_platform(&caller.actor)?;
     let email = Email::parse("email", &b.email).map_err(Error::from)?;
     if b.full_name.trim().is_empty() {
         return Err(ApiError::validation("full_name", "must not be empty"));
