@@ -173,7 +173,7 @@ impl Store {
         self.migrator()
             .run(&self.pool)
             .await
-            .map_err(|e| Error::internal(e))?;
+            .map_err(Error::internal)?;
         Ok(())
     }
 
