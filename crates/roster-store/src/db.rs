@@ -55,6 +55,8 @@ pub struct Store {
     /// The last change-feed revision applied without a gap, and the lock
     /// that makes catching up one task at a time.
     pub(crate) applied: Arc<tokio::sync::Mutex<i64>>,
+    /// SQLite: revisions published out of order, waiting for the ones before them.
+    published: Arc<tokio::sync::Mutex<BTreeSet<i64>>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -132,6 +134,7 @@ impl Store {
             write_lock: Arc::new(tokio::sync::Mutex::new(())),
             url: Arc::from(url.as_str()),
             applied: Arc::new(tokio::sync::Mutex::new(0)),
+            published: Arc::new(tokio::sync::Mutex::new(BTreeSet::new())),
         })
     }
 
@@ -323,6 +326,8 @@ impl Tx {
     /// Bumps the revision, writes the audit events, rebuilds touched
     /// organizations' indexes, commits, then publishes.
     pub(crate) async fn commit<T>(mut self, store: &Store, value: T) -> Result<Written<T>> {
+        // The revision bump comes last: its row lock orders all writers, so
+        // it is held only for a few inserts and the commit itself.
         let row =
             sqlx::query("UPDATE meta SET revision = revision + 1 WHERE id = 1 RETURNING revision")
                 .fetch_one(&mut *self.tx)
@@ -330,8 +335,7 @@ impl Tx {
                 .map_err(db_err)?;
         let revision: i64 = row.try_get("revision").map_err(db_err)?;
         let now = now_micros();
-        let events = std::mem::take(&mut self.events);
-        for e in events {
+        for e in std::mem::take(&mut self.events) {
             sqlx::query(
                 "INSERT INTO audit_events (id, revision, org_id, actor, action, target_type, target_id, before_json, after_json, trace_id, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
@@ -358,34 +362,62 @@ impl Tx {
             .map(|o| o.uuid().to_string())
             .collect();
         record_changes(&mut self.tx, store.kind, revision, &changed, now).await?;
-        let mut updates = Vec::new();
-        for org in std::mem::take(&mut self.touched) {
-            match crate::load::org_data(&mut self.tx, org).await? {
-                Some(data) => {
-                    updates.push(OrgUpdate::Replace(org, Arc::new(OrgIndex::build(data))))
-                }
-                None => updates.push(OrgUpdate::Remove(org)),
-            }
-        }
-        updates.extend(self.removed.iter().map(|o| OrgUpdate::Remove(*o)));
         self.tx.commit().await.map_err(db_err)?;
-        match store.kind {
-            // One process writes an SQLite file: revisions are applied in order here.
-            DbKind::Sqlite => {
-                store.index.publish(revision, &updates);
-                *store.applied.lock().await = revision;
-            }
-            // Other replicas may hold earlier revisions not applied yet: publish
-            // this write's organizations now (read-your-writes), and let the
-            // feed advance the revision without a gap.
-            DbKind::Postgres => {
-                store.index.publish_orgs(revision, &updates);
-                if let Err(e) = store.catch_up().await {
-                    tracing::warn!(error = %e, "catching up after a write failed; the follower will retry");
-                }
-            }
+        // Other writers may proceed while this one rebuilds its organizations.
+        drop(self._guard.take());
+        let touched = std::mem::take(&mut self.touched);
+        let removed = std::mem::take(&mut self.removed);
+        if let Err(e) = store.publish_write(revision, touched, removed).await {
+            tracing::error!(error = %e, revision, "updating the index after a write failed; rebuilding it");
+            store.rebuild_index().await?;
         }
         Ok(Written { value, revision })
+    }
+}
+
+impl Store {
+    /// Rebuilds the organizations a committed write touched (reading the
+    /// committed state, possibly newer) and publishes them before the write
+    /// is acknowledged. The deployment revision advances without gaps: on
+    /// SQLite every revision is written by this process, so a revision is
+    /// declared applied once it and all before it are published; on
+    /// PostgreSQL the change feed decides.
+    async fn publish_write(
+        &self,
+        revision: i64,
+        touched: BTreeSet<OrgId>,
+        removed: BTreeSet<OrgId>,
+    ) -> Result<()> {
+        let mut updates = Vec::with_capacity(touched.len() + removed.len());
+        if !touched.is_empty() {
+            let mut conn = self.pool.acquire().await.map_err(db_err)?;
+            for org in touched {
+                match crate::load::org_data(&mut conn, org).await? {
+                    Some(data) => {
+                        updates.push(OrgUpdate::Replace(org, Arc::new(OrgIndex::build(data))))
+                    }
+                    None => updates.push(OrgUpdate::Remove(org)),
+                }
+            }
+        }
+        updates.extend(removed.into_iter().map(OrgUpdate::Remove));
+        self.index.publish_orgs(revision, &updates);
+        match self.kind {
+            DbKind::Sqlite => {
+                let mut applied = self.applied.lock().await;
+                let mut done = self.published.lock().await;
+                done.insert(revision);
+                while done.remove(&(*applied + 1)) {
+                    *applied += 1;
+                }
+                done.retain(|r| *r > *applied);
+                self.index.advance(*applied);
+            }
+            DbKind::Postgres => {
+                self.catch_up().await?;
+            }
+        }
+        Ok(())
     }
 }
 
