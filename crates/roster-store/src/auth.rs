@@ -148,15 +148,7 @@ impl Store {
             trace_id: ctx.trace_id.clone(),
         };
         let mut tx = self.begin(&ctx).await?;
-        sqlx::query("INSERT INTO sessions (id, user_id, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(id(SessionId::new()))
-            .bind(id(user))
-            .bind(hash_secret(&token))
-            .bind(now)
-            .bind(now + SESSION_SECONDS * 1_000_000)
-            .execute(tx.conn())
-            .await
-            .map_err(db_err)?;
+        insert_session(&mut tx, user, &token, now).await?;
         tx.audit(None, "session.created", "user", user, None, None);
         tx.commit(
             self,
@@ -192,4 +184,23 @@ impl Store {
 /// Compares without an early exit, so timing does not reveal a prefix match.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Opens a session for `user` whose secret is `token` (stored hashed).
+pub(crate) async fn insert_session(
+    tx: &mut crate::db::Tx,
+    user: UserId,
+    token: &str,
+    now: i64,
+) -> Result<()> {
+    sqlx::query("INSERT INTO sessions (id, user_id, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(id(SessionId::new()))
+        .bind(id(user))
+        .bind(hash_secret(token))
+        .bind(now)
+        .bind(now + SESSION_SECONDS * 1_000_000)
+        .execute(tx.conn())
+        .await
+        .map_err(db_err)?;
+    Ok(())
 }

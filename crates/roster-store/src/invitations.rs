@@ -628,15 +628,7 @@ impl Store {
         .await
         .map_err(db_err)?;
         let token = new_secret("rst_");
-        sqlx::query("INSERT INTO sessions (id, user_id, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(id(SessionId::new()))
-            .bind(id(uid))
-            .bind(hash_secret(&token))
-            .bind(now)
-            .bind(now + SESSION_SECONDS * 1_000_000)
-            .execute(tx.conn())
-            .await
-            .map_err(db_err)?;
+        crate::auth::insert_session(&mut tx, uid, &token, now).await?;
         let mut after = before.clone();
         after.state = InvitationState::Accepted;
         after.user_id = Some(uid);

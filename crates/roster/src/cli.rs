@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 /// Roster: organizations, roles, departments and permission checks for multi-tenant products.
 #[derive(Debug, Parser)]
-#[command(name = "roster", version, about, long_about = None)]
+#[command(name = "roster", version)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
