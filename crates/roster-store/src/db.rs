@@ -205,7 +205,15 @@ impl Store {
             DbKind::Sqlite => Some(self.write_lock.clone().lock_owned().await),
             DbKind::Postgres => None,
         };
-        let tx = self.pool.begin().await.map_err(db_err)?;
+        let tx = match self.kind {
+            // Take SQLite's write lock at the start (waiting up to busy_timeout):
+            // a deferred transaction that reads first can fail to upgrade while
+            // a just-refused transaction's ROLLBACK is still in flight on its
+            // connection.
+            DbKind::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            DbKind::Postgres => self.pool.begin().await,
+        }
+        .map_err(db_err)?;
         Ok(Tx {
             tx,
             ctx: ctx.clone(),

@@ -118,6 +118,12 @@ pub struct TestUser {
 
 impl TestApp {
     pub async fn spawn() -> TestApp {
+        // Server logs (warnings and errors) go to the test's captured output,
+        // shown when a test fails: an unexpected 500 then says why.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("warn,sqlx=error"))
+            .with_test_writer()
+            .try_init();
         let dir = tempfile::tempdir().unwrap();
         let mut url = format!("sqlite://{}", dir.path().join("roster.db").display());
         let mut pg = None;
