@@ -327,6 +327,8 @@ async fn key_update_and_expiry() {
         .execute(app.store.pool())
         .await
         .unwrap();
+    // edited behind Roster's back: drop what it cached
+    app.store.forget_cached_credentials();
     assert_envelope(&get_org(&app, &org, &key).await, 401, "INVALID_API_KEY");
     let r = app
         .patch(
@@ -384,4 +386,62 @@ async fn key_list_pages_both_ways_and_bounds() {
         let r = app.get(&format!("{}?{q}", keys(&org)), &owner.token).await;
         assert_envelope(&r, 422, "VALIDATION_ERROR");
     }
+}
+
+/// A key that was just used (and so is remembered by the server) stops at
+/// once when it is deactivated, rotated away, re-roled or deleted.
+#[tokio::test]
+async fn a_key_in_use_stops_at_once_when_revoked() {
+    let app = TestApp::spawn().await;
+    let (org, owner) = app.org("Acme").await;
+    let new_key = |name: &'static str| {
+        let (app, org, token) = (&app, org.clone(), owner.token.clone());
+        async move {
+            let r = create(app, &org, &token, json!({"key_name": name})).await;
+            assert_eq!(r.status, 201, "{:?}", r.body);
+            (
+                r.body["id"].as_str().unwrap().to_owned(),
+                r.body["key"].as_str().unwrap().to_owned(),
+            )
+        }
+    };
+    let item = |id: &str| format!("{}/{id}", keys(&org));
+
+    let (id, secret) = new_key("deactivated").await;
+    assert_eq!(get_org(&app, &org, &secret).await.status, 200);
+    let r = app
+        .post(
+            &format!("{}/deactivate", item(&id)),
+            &owner.token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_envelope(&get_org(&app, &org, &secret).await, 401, "INVALID_API_KEY");
+
+    let (id, secret) = new_key("rotated").await;
+    assert_eq!(get_org(&app, &org, &secret).await.status, 200);
+    let r = app
+        .post(&format!("{}/rotate", item(&id)), &owner.token, json!({}))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_envelope(&get_org(&app, &org, &secret).await, 401, "INVALID_API_KEY");
+
+    let (id, secret) = new_key("deleted").await;
+    assert_eq!(get_org(&app, &org, &secret).await.status, 200);
+    let r = app.delete(&item(&id), &owner.token).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_envelope(&get_org(&app, &org, &secret).await, 401, "INVALID_API_KEY");
+
+    let (id, secret) = new_key("re-roled").await;
+    let path = format!("/v1/organizations/{org}/users/{}", owner.id);
+    assert_eq!(app.get(&path, &secret).await.status, 200);
+    let r = app
+        .patch(&item(&id), &owner.token, json!({"role_id": "role_member"}))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = app
+        .post(&keys(&org), &secret, json!({"key_name": "escalate"}))
+        .await;
+    assert_envelope(&r, 403, "INSUFFICIENT_PERMISSIONS");
 }

@@ -12,6 +12,7 @@ use rand::distributions::Alphanumeric;
 use rand::Rng;
 use roster_core::*;
 use sha2::{Digest, Sha256};
+use sqlx::Row;
 
 pub fn hash_password(password: &str) -> Result<String> {
     if password.chars().count() < 8 || password.len() > 1024 {
@@ -88,9 +89,15 @@ impl Store {
             return Ok(Actor::Platform);
         }
         let now = now_micros();
-        if credential.starts_with("ak_") {
+        if let Some(actor) = self.credentials.get(&hash, now) {
+            return Ok(actor);
+        }
+        // Read the generation before the database: an entry found here is
+        // cached only if no credential changed meanwhile.
+        let generation = self.credentials.generation();
+        let (actor, expires_at) = if credential.starts_with("ak_") {
             let row = sqlx::query(
-                "SELECT id, org_id, role_id FROM api_keys WHERE secret_hash = $1 AND is_active = TRUE AND deleted_at IS NULL \
+                "SELECT id, org_id, role_id, expires_at FROM api_keys WHERE secret_hash = $1 AND is_active = TRUE AND deleted_at IS NULL \
                  AND (expires_at IS NULL OR expires_at > $2)",
             )
             .bind(&hash)
@@ -100,25 +107,46 @@ impl Store {
             .map_err(db_err)?
             .ok_or(Error::InvalidCredentials)?;
             let key = ApiKeyId(uuid_of(&row, "id")?);
-            return Ok(match opt_uuid_of(&row, "org_id")? {
+            let actor = match opt_uuid_of(&row, "org_id")? {
                 None => Actor::Platform,
                 Some(org) => Actor::OrgKey {
                     key,
                     org: OrgId(org),
                     role: RoleId(uuid_of(&row, "role_id")?),
                 },
-            });
-        }
-        let row = sqlx::query("SELECT user_id FROM sessions WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2")
+            };
+            (
+                actor,
+                row.try_get::<Option<i64>, _>("expires_at")
+                    .map_err(db_err)?,
+            )
+        } else {
+            let row = sqlx::query(
+                "SELECT user_id, expires_at FROM sessions WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2",
+            )
             .bind(&hash)
             .bind(now)
             .fetch_optional(&self.pool)
             .await
             .map_err(db_err)?
             .ok_or(Error::InvalidCredentials)?;
-        Ok(Actor::User {
-            user: UserId(uuid_of(&row, "user_id")?),
-        })
+            (
+                Actor::User {
+                    user: UserId(uuid_of(&row, "user_id")?),
+                },
+                Some(i64_of(&row, "expires_at")?),
+            )
+        };
+        self.credentials
+            .insert(generation, hash, actor.clone(), expires_at);
+        Ok(actor)
+    }
+
+    /// Forgets every cached credential, so the next request of each caller is
+    /// checked against the database again. Writes through Roster do this by
+    /// themselves; call it after changing `api_keys` or `sessions` by hand.
+    pub fn forget_cached_credentials(&self) {
+        self.credentials.clear();
     }
 
     /// Checks an email and password and opens a session.
@@ -164,6 +192,7 @@ impl Store {
     /// Revokes the session whose token is presented (other credentials: no-op).
     pub async fn logout(&self, ctx: &Ctx, token: &str) -> Result<Written<bool>> {
         let mut tx = self.begin(ctx).await?;
+        tx.credentials_changed();
         let done = sqlx::query(
             "UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL",
         )
@@ -203,4 +232,56 @@ pub(crate) async fn insert_session(
         .await
         .map_err(db_err)?;
     Ok(())
+}
+
+/// Credentials resolved recently, so that a request does not query the
+/// database to authenticate. Only successful lookups are kept, with their
+/// expiry. Every write that revokes or changes a credential clears the cache
+/// when it commits (and, through the change feed, on the other replicas); a
+/// lookup that raced such a write is not cached (the generation changed).
+#[derive(Debug, Default)]
+pub(crate) struct CredentialCache {
+    inner: std::sync::RwLock<CacheInner>,
+}
+
+#[derive(Debug, Default)]
+struct CacheInner {
+    generation: u64,
+    entries: std::collections::HashMap<String, (Actor, Option<i64>)>,
+}
+
+/// Entries kept at most; past that the cache starts over.
+const CACHE_LIMIT: usize = 100_000;
+
+impl CredentialCache {
+    fn get(&self, hash: &str, now: i64) -> Option<Actor> {
+        let inner = self.inner.read().ok()?;
+        match inner.entries.get(hash) {
+            Some((actor, expires)) if expires.is_none_or(|e| e > now) => Some(actor.clone()),
+            _ => None,
+        }
+    }
+
+    fn generation(&self) -> u64 {
+        self.inner.read().map(|i| i.generation).unwrap_or(u64::MAX)
+    }
+
+    fn insert(&self, generation: u64, hash: String, actor: Actor, expires: Option<i64>) {
+        if let Ok(mut inner) = self.inner.write() {
+            if inner.generation != generation {
+                return;
+            }
+            if inner.entries.len() >= CACHE_LIMIT {
+                inner.entries.clear();
+            }
+            inner.entries.insert(hash, (actor, expires));
+        }
+    }
+
+    pub(crate) fn clear(&self) {
+        if let Ok(mut inner) = self.inner.write() {
+            inner.generation += 1;
+            inner.entries.clear();
+        }
+    }
 }

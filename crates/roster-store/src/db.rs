@@ -57,6 +57,7 @@ pub struct Store {
     pub(crate) applied: Arc<tokio::sync::Mutex<i64>>,
     /// SQLite: revisions published out of order, waiting for the ones before them.
     published: Arc<tokio::sync::Mutex<BTreeSet<i64>>>,
+    pub(crate) credentials: Arc<crate::auth::CredentialCache>,
 }
 
 impl std::fmt::Debug for Store {
@@ -135,6 +136,7 @@ impl Store {
             url: Arc::from(url.as_str()),
             applied: Arc::new(tokio::sync::Mutex::new(0)),
             published: Arc::new(tokio::sync::Mutex::new(BTreeSet::new())),
+            credentials: Arc::new(crate::auth::CredentialCache::default()),
         })
     }
 
@@ -220,6 +222,7 @@ impl Store {
             touched: BTreeSet::new(),
             removed: BTreeSet::new(),
             events: Vec::new(),
+            credentials_changed: false,
             _guard: guard,
         })
     }
@@ -248,6 +251,9 @@ pub(crate) async fn current_revision(conn: &mut sqlx::AnyConnection) -> Result<i
         .map_err(db_err)?;
     row.try_get::<i64, _>("revision").map_err(db_err)
 }
+
+/// The change-feed entry that tells replicas to forget cached credentials.
+pub(crate) const CREDENTIALS_CHANGED: &str = "#credentials";
 
 /// Appends the change feed rows of `revision` and, on PostgreSQL, wakes the
 /// other replicas (`NOTIFY` is delivered when the transaction commits).
@@ -293,6 +299,7 @@ pub struct Tx {
     touched: BTreeSet<OrgId>,
     removed: BTreeSet<OrgId>,
     events: Vec<PendingEvent>,
+    credentials_changed: bool,
     _guard: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
@@ -323,6 +330,12 @@ impl Tx {
             before,
             after,
         });
+    }
+
+    /// Marks this write as revoking or changing a credential: cached
+    /// credentials are forgotten when it commits, here and on other replicas.
+    pub(crate) fn credentials_changed(&mut self) {
+        self.credentials_changed = true;
     }
 
     /// Marks an organization as gone from the index.
@@ -363,14 +376,20 @@ impl Tx {
             .await
             .map_err(db_err)?;
         }
-        let changed: Vec<String> = self
+        let mut changed: Vec<String> = self
             .touched
             .iter()
             .chain(self.removed.iter())
             .map(|o| o.uuid().to_string())
             .collect();
+        if self.credentials_changed {
+            changed.push(CREDENTIALS_CHANGED.to_owned());
+        }
         record_changes(&mut self.tx, store.kind, revision, &changed, now).await?;
         self.tx.commit().await.map_err(db_err)?;
+        if self.credentials_changed {
+            store.credentials.clear();
+        }
         // Other writers may proceed while this one rebuilds its organizations.
         drop(self._guard.take());
         let touched = std::mem::take(&mut self.touched);

@@ -42,6 +42,7 @@ impl Store {
             to = to.max(rev);
             match str_of(r, "org_id")?.as_str() {
                 "*" => everything = true,
+                crate::db::CREDENTIALS_CHANGED => self.credentials.clear(),
                 o => {
                     if let Ok(u) = uuid::Uuid::parse_str(o) {
                         // This replica's own writes are published already.

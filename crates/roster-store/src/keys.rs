@@ -367,6 +367,7 @@ impl Store {
         if let Some(role) = patch.role {
             require_grantable(self, &mut tx, access.actor(), org, role).await?;
         }
+        tx.credentials_changed();
         sqlx::query(
             "UPDATE api_keys SET name = COALESCE($1, name), role_id = COALESCE($2, role_id), \
              usage_limit = COALESCE($3, usage_limit), scopes = COALESCE($4, scopes), expires_at = COALESCE($5, expires_at) \
@@ -404,6 +405,7 @@ impl Store {
         let org = access.org();
         let mut tx = self.begin(ctx).await?;
         let before = fetch_key(&mut tx, org, key).await?;
+        tx.credentials_changed();
         sqlx::query("UPDATE api_keys SET is_active = $1 WHERE id = $2")
             .bind(active)
             .bind(id(key))
@@ -509,6 +511,7 @@ impl Store {
 }
 
 async fn soft_delete(tx: &mut Tx, key: ApiKeyId) -> Result<()> {
+    tx.credentials_changed();
     sqlx::query(
         "UPDATE api_keys SET deleted_at = $1, is_active = $2 WHERE id = $3 AND deleted_at IS NULL",
     )

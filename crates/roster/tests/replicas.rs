@@ -273,6 +273,48 @@ async fn two_replicas_share_one_database() {
     codes.sort();
     assert_eq!(codes, [200, 422], "{ra:?} {rb:?}");
 
+    // a key in use on B stops there soon after A deletes it (the change feed
+    // tells B to forget the credentials it remembered)
+    let (s, key, _) = post(
+        &a.base,
+        &format!("/v1/organizations/{org}/api-keys"),
+        json!({"key_name": "replicated"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{key:?}");
+    let secret = key["key"].as_str().unwrap().to_owned();
+    let key_id = key["id"].as_str().unwrap().to_owned();
+    let get_with = |base: String, secret: String, org: String| async move {
+        reqwest::Client::new()
+            .get(format!("{base}/v1/organizations/{org}"))
+            .header("x-api-key", secret)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(
+        get_with(b.base.clone(), secret.clone(), org.clone()).await,
+        200
+    );
+    let (s, _, _) = call(
+        &a.base,
+        reqwest::Method::DELETE,
+        &format!("/v1/organizations/{org}/api-keys/{key_id}"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let started = Instant::now();
+    while get_with(b.base.clone(), secret.clone(), org.clone()).await != 401 {
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "the deleted key still works on replica B"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+
     // a restarted replica starts from the database and misses nothing
     let (_, _, before) = post(
         &a.base,
