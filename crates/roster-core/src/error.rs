@@ -119,6 +119,8 @@ pub enum Error {
     DeptHasMembers(DeptId),
     #[error("moving {dept} under {parent} would make it its own ancestor")]
     DeptCycle { dept: DeptId, parent: DeptId },
+    #[error("member {0} is inactive")]
+    MemberInactive(UserId),
     #[error("member {0} is not deleted")]
     MemberNotDeleted(UserId),
     #[error("unknown permission keys: {0:?}")]

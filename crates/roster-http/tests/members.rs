@@ -434,3 +434,67 @@ async fn only_owners_hand_out_or_take_away_the_owner_role_through_members() {
     let r = app.get(&path, &owner.token).await;
     assert_eq!(r.body["role"]["id"], json!("role_owner"));
 }
+
+#[tokio::test]
+async fn inactive_members_get_no_new_roles_or_departments_until_reactivated() {
+    let app = TestApp::spawn().await;
+    let (org, owner) = app.org("Acme").await;
+    let bob = app.member(&org, "Bob Stone", "role_member").await;
+    let member = format!("/v1/organizations/{org}/users/{}", bob.id);
+    let r = app
+        .put(
+            &member,
+            &owner.token,
+            json!({"status_id": "status_inactive"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = app
+        .post(
+            &format!("/v1/organizations/{org}/departments"),
+            &owner.token,
+            json!({"name": "Ops"}),
+        )
+        .await;
+    let dept = r.body["id"].as_str().unwrap().to_owned();
+    let assign = format!("/v1/organizations/{org}/roles/role_billing_manager/members");
+    let add = format!("/v1/organizations/{org}/departments/{dept}/members");
+    let e = assert_envelope(
+        &app.post(&assign, &owner.token, json!({"user_id": bob.id}))
+            .await,
+        422,
+        "MEMBER_INACTIVE",
+    );
+    assert_eq!(e["details"]["user_id"], json!(bob.id));
+    assert_envelope(
+        &app.post(&add, &owner.token, json!({"user_id": bob.id}))
+            .await,
+        422,
+        "MEMBER_INACTIVE",
+    );
+    // nothing was written
+    let r = app
+        .get(
+            &format!("/v1/organizations/{org}/roles/role_billing_manager/members"),
+            &owner.token,
+        )
+        .await;
+    assert_eq!(r.body["total"], json!(0));
+    let r = app.get(&add, &owner.token).await;
+    assert_eq!(r.body, json!([]));
+    // reactivated: both work
+    app.put(&member, &owner.token, json!({"status_id": "status_active"}))
+        .await;
+    assert_eq!(
+        app.post(&assign, &owner.token, json!({"user_id": bob.id}))
+            .await
+            .status,
+        201
+    );
+    assert_eq!(
+        app.post(&add, &owner.token, json!({"user_id": bob.id}))
+            .await
+            .status,
+        201
+    );
+}

@@ -181,12 +181,16 @@ async fn fetch_member(
     }
 }
 
-/// The user must be a live member of `org` (any status): the rule every
+/// The user must be a live, Active or Pending member of `org`: the rule every
 /// relation of a user inside an organization obeys.
 pub(crate) async fn require_member(tx: &mut Tx, org: OrgId, user: UserId) -> Result<()> {
-    fetch_member(tx.conn(), org, MemberRef::User(user), false)
-        .await
-        .map(|_| ())
+    let m = fetch_member(tx.conn(), org, MemberRef::User(user), false).await?;
+    // The model: every other relation of a user in an organization needs an
+    // Active or Pending membership.
+    match m.status {
+        MemberStatus::Active | MemberStatus::Pending => Ok(()),
+        MemberStatus::Inactive => Err(Error::MemberInactive(user)),
+    }
 }
 
 /// Users who hold Owner at organization scope with a live membership.
