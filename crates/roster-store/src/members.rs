@@ -207,18 +207,23 @@ pub(crate) async fn owner_count(tx: &mut Tx, org: OrgId) -> Result<i64> {
     i64_of(&row, "n")
 }
 
-/// True when the user holds the Owner role at organization scope.
-pub(crate) async fn is_owner(tx: &mut Tx, org: OrgId, user: UserId) -> Result<bool> {
-    let row = sqlx::query(
-        "SELECT id FROM role_assignments WHERE org_id = $1 AND role_id = $2 AND principal_type = 'user' AND principal_id = $3 AND scope_type = 'organization'",
+/// True when `user` is a live member holding the Owner role at organization
+/// scope and no other live member does: removing, demoting, deactivating or
+/// deleting them would leave the organization without an owner.
+pub(crate) async fn is_last_owner(tx: &mut Tx, org: OrgId, user: UserId) -> Result<bool> {
+    let holds = sqlx::query(
+        "SELECT a.id FROM role_assignments a JOIN memberships m ON m.org_id = a.org_id AND m.user_id = a.principal_id \
+         WHERE a.org_id = $1 AND a.role_id = $2 AND a.principal_type = 'user' AND a.principal_id = $3 \
+         AND a.scope_type = 'organization' AND m.deleted_at IS NULL",
     )
     .bind(id(org))
     .bind(id(SystemRole::Owner.id()))
     .bind(id(user))
     .fetch_optional(tx.conn())
     .await
-    .map_err(db_err)?;
-    Ok(row.is_some())
+    .map_err(db_err)?
+    .is_some();
+    Ok(holds && owner_count(tx, org).await? <= 1)
 }
 
 impl Store {
@@ -308,22 +313,35 @@ impl Store {
             .collect()
     }
 
-    /// Members among `users` (unknown ids are simply absent).
+    /// Members among `users`, in the order asked (unknown ids are simply absent).
     pub async fn members_by_ids(
         &self,
         access: &OrgAccess<need::AnyMember>,
         users: &[UserId],
     ) -> Result<Vec<Member>> {
-        let mut conn = self.pool.acquire().await.map_err(db_err)?;
-        let mut out = Vec::new();
-        for u in users {
-            match fetch_member(&mut conn, access.org(), MemberRef::User(*u), false).await {
-                Ok(m) => out.push(m),
-                Err(Error::MemberNotFound { .. }) => {}
-                Err(e) => return Err(e),
-            }
+        if users.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(out)
+        let placeholders: Vec<String> = (2..users.len() + 2).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "{MEMBER_SELECT} WHERE m.org_id = $1 AND m.deleted_at IS NULL AND m.user_id IN ({})",
+            placeholders.join(", ")
+        );
+        let mut q = sqlx::query(&sql).bind(id(access.org()));
+        for u in users {
+            q = q.bind(id(*u));
+        }
+        let found: Vec<Member> = q
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(member_of)
+            .collect::<Result<_>>()?;
+        Ok(users
+            .iter()
+            .filter_map(|u| found.iter().find(|m| m.user.id == *u).cloned())
+            .collect())
     }
 
     /// Live members per status, every base status listed.
@@ -421,27 +439,21 @@ impl Store {
         }
         if let Some(status) = status {
             if status != MemberStatus::Active
-                && (designated_owner
-                    || is_owner(&mut tx, org, user).await? && owner_count(&mut tx, org).await? <= 1)
+                && (designated_owner || is_last_owner(&mut tx, org, user).await?)
             {
                 return Err(Error::CannotDeactivateOwner { user });
             }
-            sqlx::query("UPDATE memberships SET status = $1, updated_at = $2 WHERE org_id = $3 AND user_id = $4")
-                .bind(status.as_str())
-                .bind(now_micros())
-                .bind(id(org))
-                .bind(id(user))
-                .execute(tx.conn())
-                .await
-                .map_err(db_err)?;
         }
-        sqlx::query("UPDATE memberships SET updated_at = $1 WHERE org_id = $2 AND user_id = $3")
-            .bind(now_micros())
-            .bind(id(org))
-            .bind(id(user))
-            .execute(tx.conn())
-            .await
-            .map_err(db_err)?;
+        sqlx::query(
+            "UPDATE memberships SET status = COALESCE($1, status), updated_at = $2 WHERE org_id = $3 AND user_id = $4",
+        )
+        .bind(status.map(MemberStatus::as_str))
+        .bind(now_micros())
+        .bind(id(org))
+        .bind(id(user))
+        .execute(tx.conn())
+        .await
+        .map_err(db_err)?;
         let after = fetch_member(tx.conn(), org, MemberRef::User(user), false).await?;
         tx.audit(
             Some(org),
@@ -559,10 +571,9 @@ impl Store {
                 }
                 Err(e) => return Err(e),
             };
-            let owner = owner_id == Some(m.user.id)
-                || (is_owner(&mut tx, org, m.user.id).await?
-                    && owner_count(&mut tx, org).await? <= 1);
-            if status != MemberStatus::Active && owner {
+            let protected = status != MemberStatus::Active
+                && (owner_id == Some(m.user.id) || is_last_owner(&mut tx, org, m.user.id).await?);
+            if protected {
                 bulk.failed
                     .push((raw.clone(), "Cannot deactivate organization owner".into()));
                 continue;
@@ -592,7 +603,7 @@ async fn soft_delete(tx: &mut Tx, org: OrgId, who: MemberRef) -> Result<()> {
     let m = fetch_member(tx.conn(), org, who, false).await?;
     let user = m.user.id;
     let designated = crate::orgs::fetch_org(tx, org).await?.owner_id == Some(user);
-    if designated || (is_owner(tx, org, user).await? && owner_count(tx, org).await? <= 1) {
+    if designated || is_last_owner(tx, org, user).await? {
         return Err(Error::CannotDeleteOwner { user });
     }
     sqlx::query("UPDATE memberships SET deleted_at = $1, updated_at = $1 WHERE id = $2")

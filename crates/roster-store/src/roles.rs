@@ -735,18 +735,6 @@ async fn next_owner(tx: &mut Tx, org: OrgId, except: UserId) -> Result<Option<Us
         .transpose()
 }
 
-async fn is_live_member(tx: &mut Tx, org: OrgId, user: UserId) -> Result<bool> {
-    Ok(sqlx::query(
-        "SELECT id FROM memberships WHERE org_id = $1 AND user_id = $2 AND deleted_at IS NULL",
-    )
-    .bind(id(org))
-    .bind(id(user))
-    .fetch_optional(tx.conn())
-    .await
-    .map_err(db_err)?
-    .is_some())
-}
-
 impl Store {
     /// Assigns an organization role to a live member at organization scope.
     /// A duplicate (including the member's primary role) is a conflict.
@@ -815,10 +803,7 @@ impl Store {
         .ok_or(Error::AssignmentNotFound { org, user, role })?;
         let a = crate::load::assignment_of(&row)?;
         let owner_role = role == SystemRole::Owner.id();
-        if owner_role
-            && is_live_member(&mut tx, org, user).await?
-            && crate::members::owner_count(&mut tx, org).await? <= 1
-        {
+        if owner_role && crate::members::is_last_owner(&mut tx, org, user).await? {
             return Err(Error::LastOwner { org, user, role });
         }
         if a.is_primary {
