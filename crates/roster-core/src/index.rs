@@ -256,14 +256,26 @@ impl OrgIndex {
         out
     }
 
-    /// Does an assignment at `held` cover a question asked at `asked`?
-    fn covers(&self, held: Scope, asked: Scope) -> bool {
-        match (held, asked) {
-            (Scope::Organization, _) => true,
-            (Scope::Project(a), Scope::Project(b)) => a == b,
-            (Scope::Department(a), Scope::Department(b)) => self.ancestors(b).contains(&a),
-            _ => false,
-        }
+    /// The assignments that reach `user` and cover a question asked at
+    /// `asked`, each with how it reached the user and its role. An
+    /// organization-scope assignment covers everything, a project one its
+    /// project, a department one its subtree (the asked department's chain of
+    /// ancestors is computed once).
+    fn covering(&self, user: UserId, asked: Scope) -> Vec<(AssignEntry, Via, &RoleEntry)> {
+        let chain = match asked {
+            Scope::Department(d) => self.ancestors(d),
+            _ => Vec::new(),
+        };
+        self.reachable(user)
+            .into_iter()
+            .filter(|(e, _)| match (e.scope, asked) {
+                (Scope::Organization, _) => true,
+                (Scope::Project(a), Scope::Project(b)) => a == b,
+                (Scope::Department(a), Scope::Department(_)) => chain.contains(&a),
+                _ => false,
+            })
+            .filter_map(|(e, via)| self.roles.get(&e.role).map(|role| (e, via, role)))
+            .collect()
     }
 
     /// Every role assignment that reaches `user`, with how it got there.
@@ -310,13 +322,7 @@ impl OrgIndex {
         let mut allows = Vec::new();
         let mut denies = Vec::new();
         let mut overrides = Vec::new();
-        for (e, via) in self.reachable(user) {
-            if !self.covers(e.scope, scope) {
-                continue;
-            }
-            let Some(role) = self.roles.get(&e.role) else {
-                continue;
-            };
+        for (e, via, role) in self.covering(user, scope) {
             let reason = |effect, grant: &str| Reason {
                 assignment_id: e.id,
                 role_id: e.role,
@@ -398,13 +404,7 @@ impl OrgIndex {
         let mut allowed: HashMap<String, Vec<Reason>> = HashMap::new();
         let mut denied: HashSet<String> = HashSet::new();
         let mut role_ids = Vec::new();
-        for (e, via) in self.reachable(user) {
-            if !self.covers(e.scope, scope) {
-                continue;
-            }
-            let Some(role) = self.roles.get(&e.role) else {
-                continue;
-            };
+        for (e, via, role) in self.covering(user, scope) {
             if !role_ids.contains(&e.role) {
                 role_ids.push(e.role);
             }
