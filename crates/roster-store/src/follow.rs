@@ -17,6 +17,9 @@ use std::time::Duration;
 /// How often a replica polls when no notification arrives.
 const POLL: Duration = Duration::from_millis(50);
 
+/// Without a listener, try to get one again every this many polls (~2 s).
+const LISTENER_RETRY_POLLS: u32 = 40;
+
 impl Store {
     /// Applies every change committed after the index's revision. Returns the
     /// revision now applied.
@@ -100,6 +103,7 @@ impl Store {
             };
             // Catch up after (re)connecting: changes may have happened meanwhile.
             self.catch_up_logged().await;
+            let mut polls_without_listener = 0u32;
             loop {
                 match listener.as_mut() {
                     Some(l) => match tokio::time::timeout(POLL, l.try_recv()).await {
@@ -109,8 +113,8 @@ impl Store {
                     },
                     None => {
                         tokio::time::sleep(POLL).await;
-                        // Try to get a listener again now and then.
-                        if rand_tick() {
+                        polls_without_listener += 1;
+                        if polls_without_listener >= LISTENER_RETRY_POLLS {
                             break;
                         }
                     }
@@ -125,10 +129,4 @@ impl Store {
             tracing::warn!(error = %e, "catching up with the change feed failed; will retry");
         }
     }
-}
-
-/// Roughly one poll in forty (every ~2 s) retries the listener.
-fn rand_tick() -> bool {
-    use rand::Rng;
-    rand::thread_rng().gen_ratio(1, 40)
 }
