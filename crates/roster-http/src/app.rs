@@ -106,11 +106,11 @@ async fn healthz(State(app): State<App>) -> (StatusCode, Json<serde_json::Value>
 
 /// The whole service: every dialect, health, the OpenAPI document and its page.
 pub fn router(app: App) -> Router {
-    let (org_router, api) = crate::org::routes().split_for_parts();
+    let (routes, api) = all_routes().split_for_parts();
     let api = std::sync::Arc::new(merge_info(api));
     let doc = api.clone();
     Router::new()
-        .merge(org_router)
+        .merge(routes)
         .route("/healthz", get(healthz))
         .route(
             "/openapi.json",
@@ -120,9 +120,9 @@ pub fn router(app: App) -> Router {
             use utoipa_scalar::Servable;
             utoipa_scalar::Scalar::with_url("/docs", (*api).clone())
         })
-        .fallback(crate::org::not_found)
+        .fallback(not_found)
         .layer(tower_http::limit::RequestBodyLimitLayer::new(1024 * 1024))
-        .layer(axum::middleware::from_fn(crate::org::map_framework_errors))
+        .layer(axum::middleware::from_fn(map_framework_errors))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             crate::org::panic_response,
         ))
@@ -130,10 +130,80 @@ pub fn router(app: App) -> Router {
         .with_state(app)
 }
 
+/// The dialect a path belongs to: each answers unknown routes and framework
+/// errors in its own envelope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// `/v1/organizations/...` and everything that is not another dialect's.
+    Org,
+    /// `/v1/organization/...` and `/v1/projects/...` (OpenAI's admin API).
+    Admin,
+    /// `/api/...` (LlamaCloud's FastAPI service).
+    FastApi,
+}
+
+impl Dialect {
+    pub fn of(path: &str) -> Dialect {
+        let mut segs = path.trim_start_matches('/').split('/');
+        match (segs.next(), segs.next()) {
+            (Some("api"), _) => Dialect::FastApi,
+            (Some("v1"), Some("organization" | "projects")) => Dialect::Admin,
+            _ => Dialect::Org,
+        }
+    }
+}
+
+async fn not_found(req: axum::extract::Request) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match Dialect::of(req.uri().path()) {
+        Dialect::Org => crate::org::not_found(req).await.into_response(),
+        Dialect::Admin => crate::admin::not_found(req).await,
+        Dialect::FastApi => crate::fastapi::not_found(req).await,
+    }
+}
+
+/// Turns the framework's own bodiless errors (405, 413 from the body limit)
+/// into the envelope of the path's dialect.
+async fn map_framework_errors(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let method = req.method().clone();
+    let dialect = Dialect::of(req.uri().path());
+    let res = next.run(req).await;
+    let is_json = res
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let status = res.status();
+    if is_json
+        || !matches!(
+            status,
+            StatusCode::METHOD_NOT_ALLOWED | StatusCode::PAYLOAD_TOO_LARGE
+        )
+    {
+        return res;
+    }
+    match dialect {
+        Dialect::Org => crate::org::framework_error(status, &method),
+        Dialect::Admin => crate::admin::framework_error(status, &method),
+        Dialect::FastApi => crate::fastapi::framework_error(status, &method),
+    }
+}
+
+fn all_routes() -> utoipa_axum::router::OpenApiRouter<App> {
+    crate::org::routes()
+        .merge(crate::admin::routes())
+        .merge(crate::fastapi::routes())
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Roster", description = "Organizations, roles, departments and permission checks. \
-        This document covers the organization API dialect (`/v1/organizations/...`), Roster's native API."),
+        This document covers the three dialects: the organization API (`/v1/organizations/...`, Roster's native API), \
+        the admin API (`/v1/organization/...`, `/v1/projects/...`, OpenAI's shapes) and the FastAPI-style API \
+        (`/api/v1/...`, LlamaCloud's shapes)."),
     components(schemas()),
     modifiers(&SecurityAddon)
 )]
@@ -167,7 +237,7 @@ fn merge_info(api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
 
 /// The OpenAPI document the server serves (also written to `openapi.json` in the repository).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    let (_, api) = crate::org::routes().split_for_parts();
+    let (_, api) = all_routes().split_for_parts();
     merge_info(api)
 }
 

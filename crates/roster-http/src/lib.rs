@@ -1,7 +1,9 @@
 //! Roster's HTTP layer: one module per dialect, each mapping its paths, id
 //! spelling, status codes and error envelope onto the one core.
 
+pub mod admin;
 pub mod app;
+pub mod fastapi;
 pub mod org;
 mod trace;
 

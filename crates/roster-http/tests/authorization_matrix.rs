@@ -96,6 +96,10 @@ async fn every_route_refuses_exactly_the_callers_it_should() {
     let doc = serde_json::to_value(roster_http::openapi()).unwrap();
     let mut routes: Vec<(String, String)> = Vec::new();
     for (path, ops) in doc["paths"].as_object().unwrap() {
+        // the other dialects have their own authorization tests
+        if roster_http::app::Dialect::of(path) != roster_http::app::Dialect::Org {
+            continue;
+        }
         for m in ops.as_object().unwrap().keys() {
             routes.push((m.to_uppercase(), path.clone()));
         }

@@ -25,8 +25,7 @@ pub use orgs::org_id;
 
 use crate::app::App;
 use axum::extract::Request;
-use axum::http::{header, StatusCode};
-use axum::middleware::Next;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
@@ -58,32 +57,20 @@ pub async fn not_found(req: Request) -> ApiError {
     )
 }
 
-/// Turns the framework's own bodiless errors (405, 413 from the body limit)
-/// into the envelope.
-pub async fn map_framework_errors(req: Request, next: Next) -> Response {
-    let method = req.method().clone();
-    let res = next.run(req).await;
-    let is_json = res
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if is_json {
-        return res;
+/// The framework's bodiless errors (405, 413 from the body limit) in the envelope.
+pub fn framework_error(status: StatusCode, method: &axum::http::Method) -> Response {
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        return extract::too_large().into_response();
     }
-    match res.status() {
-        StatusCode::METHOD_NOT_ALLOWED => ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "METHOD_NOT_ALLOWED",
-            Kind::Client,
-            format!("Method {method} is not allowed on this path"),
-            "method not allowed",
-            json!({"method": method.as_str()}),
-        )
-        .into_response(),
-        StatusCode::PAYLOAD_TOO_LARGE => extract::too_large().into_response(),
-        _ => res,
-    }
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "METHOD_NOT_ALLOWED",
+        Kind::Client,
+        format!("Method {method} is not allowed on this path"),
+        "method not allowed",
+        json!({"method": method.as_str()}),
+    )
+    .into_response()
 }
 
 /// A panic is logged with its trace id and answered with a 500 envelope.
