@@ -35,6 +35,9 @@ pub enum Error {
     OwnerOnly,
     #[error("the caller cannot grant permissions it does not hold: {missing:?}")]
     Escalation { missing: Vec<String> },
+    /// A write authenticated by the session cookie alone came from another site.
+    #[error("cross-site request refused")]
+    CrossSiteRequest,
 
     // --- not found
     #[error("organization {0} not found")]

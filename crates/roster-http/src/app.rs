@@ -53,9 +53,23 @@ pub struct Caller {
     pub ctx: Ctx,
 }
 
+/// Where a request's credential came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialSource {
+    /// `X-API-Key` or `Authorization: Bearer`: never sent by a browser on its own.
+    Header,
+    /// The `session` cookie, which a browser attaches to cross-site requests too.
+    Cookie,
+}
+
 /// The credential of a request: `X-API-Key`, else `Authorization: Bearer`,
 /// else the `session` cookie. Header names are case-insensitive by HTTP.
 pub fn credential_of(parts: &Parts) -> Option<String> {
+    credential_with_source(parts).map(|(c, _)| c)
+}
+
+/// [`credential_of`], saying where the credential was found.
+pub fn credential_with_source(parts: &Parts) -> Option<(String, CredentialSource)> {
     let h = &parts.headers;
     if let Some(k) = h
         .get("x-api-key")
@@ -63,24 +77,90 @@ pub fn credential_of(parts: &Parts) -> Option<String> {
         .map(str::trim)
         .filter(|s| !s.is_empty())
     {
-        return Some(k.to_owned());
+        return Some((k.to_owned(), CredentialSource::Header));
     }
     if let Some(auth) = h.get("authorization").and_then(|v| v.to_str().ok()) {
         let mut it = auth.trim().splitn(2, ' ');
         if let (Some(scheme), Some(token)) = (it.next(), it.next()) {
             if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() {
-                return Some(token.trim().to_owned());
+                return Some((token.trim().to_owned(), CredentialSource::Header));
             }
         }
     }
-    None
+    session_cookie(parts).map(|c| (c, CredentialSource::Cookie))
 }
 
-impl FromRequestParts<App> for Caller {
-    type Rejection = crate::org::ApiError;
+/// The value of the `session` cookie, if the request carries a non-empty one.
+fn session_cookie(parts: &Parts) -> Option<String> {
+    parts
+        .headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == "session")
+        .map(|(_, value)| value.trim().trim_matches('"').to_owned())
+        .filter(|v| !v.is_empty())
+}
 
-    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
-        let credential = credential_of(parts).ok_or(Error::Unauthenticated)?;
+/// Cross-site request forgery protection for cookie-authenticated writes.
+///
+/// A browser attaches the `session` cookie to requests that other sites make
+/// it send, so an unsafe method authenticated by the cookie alone must come
+/// from a page of this origin. The rule is the one Go's
+/// `http.CrossOriginProtection` applies: safe methods pass; a
+/// `Sec-Fetch-Site` header (sent by every current browser) must say
+/// `same-origin` or `none` (typed by the user); without it, an `Origin`
+/// header must name this host; a request with neither did not come from a
+/// current browser's cross-site form or script, and passes.
+pub fn same_origin_write(parts: &Parts) -> bool {
+    use axum::http::Method;
+    if matches!(
+        parts.method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    ) {
+        return true;
+    }
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = header("sec-fetch-site") {
+        return matches!(site.trim(), "same-origin" | "none");
+    }
+    let Some(origin) = header("origin") else {
+        return true;
+    };
+    let host = header("x-forwarded-host")
+        .and_then(|h| h.split(',').next())
+        .or_else(|| header("host"))
+        .or_else(|| parts.uri.authority().map(|a| a.as_str()));
+    let origin_host = origin
+        .split_once("://")
+        .map(|(_, rest)| rest.trim_end_matches('/'));
+    matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h.trim()))
+}
+
+/// True when the request reached us over TLS: the URI's scheme, or the
+/// `X-Forwarded-Proto` a TLS-terminating proxy sets. Decides the cookie's
+/// `Secure` attribute.
+pub fn came_over_https(parts: &Parts) -> bool {
+    parts.uri.scheme_str() == Some("https")
+        || parts
+            .headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"))
+}
+
+impl Caller {
+    /// Authenticates the request: a credential must be present and valid; a
+    /// cookie-authenticated unsafe request must also pass [`same_origin_write`].
+    /// Each dialect's extractor maps the error onto its own envelope.
+    pub async fn authenticate(parts: &Parts, app: &App) -> Result<Caller, Error> {
+        let (credential, source) = credential_with_source(parts).ok_or(Error::Unauthenticated)?;
+        if source == CredentialSource::Cookie && !same_origin_write(parts) {
+            return Err(Error::CrossSiteRequest);
+        }
         let actor = app
             .store
             .authenticate(&credential, app.bootstrap_hash.as_deref())
@@ -94,6 +174,14 @@ impl FromRequestParts<App> for Caller {
             credential,
             ctx,
         })
+    }
+}
+
+impl FromRequestParts<App> for Caller {
+    type Rejection = crate::org::ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        Ok(Caller::authenticate(parts, app).await?)
     }
 }
 

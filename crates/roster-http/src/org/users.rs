@@ -95,11 +95,19 @@ pub(super) struct LoginOut {
     user_id: String,
 }
 
+/// The `session` cookie: HttpOnly (no script reads it), SameSite=Lax (not
+/// sent on cross-site subrequests), `Secure` when the request came over TLS.
+fn session_cookie(value: &str, max_age: i64, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!("session={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")
+}
+
 /// Sign in with email and password. Returns a bearer token and also sets the
-/// `session` cookie (HttpOnly, SameSite=Lax).
+/// `session` cookie (HttpOnly, SameSite=Lax, Secure over https).
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = Login, responses((status = 200, body = LoginOut)))]
 async fn login(
     State(app): State<App>,
+    Https(secure): Https,
     OJson(b): OJson<Login>,
 ) -> Result<impl IntoResponse, ApiError> {
     let ctx = roster_store::Ctx {
@@ -122,10 +130,7 @@ async fn login(
             e => e.into(),
         })?;
     let s = w.value;
-    let cookie = format!(
-        "session={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}",
-        s.token, s.expires_in
-    );
+    let cookie = session_cookie(&s.token, s.expires_in, secure);
     Ok((
         [(header::SET_COOKIE, cookie)],
         Json(LoginOut {
@@ -139,13 +144,28 @@ async fn login(
 
 /// Revoke the presented session token and clear the cookie.
 #[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", responses((status = 204)))]
-async fn logout(State(app): State<App>, caller: Caller) -> Result<impl IntoResponse, ApiError> {
+async fn logout(
+    State(app): State<App>,
+    Https(secure): Https,
+    caller: Caller,
+) -> Result<impl IntoResponse, ApiError> {
     app.store.logout(&caller.ctx, &caller.credential).await?;
     Ok((
         StatusCode::NO_CONTENT,
-        [(
-            header::SET_COOKIE,
-            "session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0".to_owned(),
-        )],
+        [(header::SET_COOKIE, session_cookie("", 0, secure))],
     ))
+}
+
+/// Whether the request came over TLS (see [`crate::app::came_over_https`]).
+struct Https(bool);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Https {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Https(crate::app::came_over_https(parts)))
+    }
 }
