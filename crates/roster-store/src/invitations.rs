@@ -182,7 +182,7 @@ async fn reset_membership(
 
 /// Makes `user` a member of `org` with `role` and `status`, reusing a
 /// Pending or soft-deleted membership; a live non-Pending one is a conflict.
-async fn join(
+pub(crate) async fn join(
     tx: &mut Tx,
     org: OrgId,
     user: UserId,

@@ -10,9 +10,12 @@
 
 pub mod audit;
 pub mod auth;
+pub mod batch;
 pub mod db;
+pub mod defaults;
 pub mod departments;
 pub mod follow;
+pub mod holdings;
 pub mod import;
 pub mod invitations;
 pub mod keys;

@@ -599,7 +599,7 @@ impl Store {
     }
 }
 
-async fn soft_delete(tx: &mut Tx, org: OrgId, who: MemberRef) -> Result<()> {
+pub(crate) async fn soft_delete(tx: &mut Tx, org: OrgId, who: MemberRef) -> Result<()> {
     let m = fetch_member(tx.conn(), org, who, false).await?;
     let user = m.user.id;
     let designated = crate::orgs::fetch_org(tx, org).await?.owner_id == Some(user);
