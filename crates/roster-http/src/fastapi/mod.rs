@@ -2,6 +2,15 @@
 //! `{"detail": ...}` errors, 422 validation lists. Handlers map onto the one
 //! core.
 
+mod error;
+mod extract;
+mod orgs;
+mod roles;
+mod users;
+pub mod views;
+
+pub use error::{describe, FaError};
+
 use crate::app::App;
 use axum::extract::Request;
 use axum::http::{Method, StatusCode};
@@ -12,6 +21,9 @@ use utoipa_axum::router::OpenApiRouter;
 /// Every route of the dialect, with its OpenAPI declaration.
 pub fn routes() -> OpenApiRouter<App> {
     OpenApiRouter::new()
+        .merge(orgs::routes())
+        .merge(users::routes())
+        .merge(roles::routes())
 }
 
 /// Unknown routes, as FastAPI answers them.
