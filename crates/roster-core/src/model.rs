@@ -227,6 +227,33 @@ pub fn is_capability(key: &str) -> bool {
     CAPABILITIES.iter().any(|c| c.key == key)
 }
 
+/// Built-in permission keys of the other dialects (the admin API's
+/// `api.organization.*`, `api.project.*`, ...), with a description. They are
+/// part of the deployment's catalogue beside [`CAPABILITIES`].
+pub const DIALECT_PERMISSIONS: &[(&str, &str)] = &[
+    (
+        "api.organization.projects.write",
+        "Create, change and archive projects and their members",
+    ),
+    (
+        "api.groups.write",
+        "Create, change and delete groups and their members",
+    ),
+];
+
+/// Every built-in key of the deployment's catalogue.
+pub fn builtin_keys() -> impl Iterator<Item = &'static str> {
+    CAPABILITIES
+        .iter()
+        .map(|c| c.key)
+        .chain(DIALECT_PERMISSIONS.iter().map(|(k, _)| *k))
+}
+
+/// True when `key` is a built-in key of any dialect.
+pub fn is_builtin_key(key: &str) -> bool {
+    builtin_keys().any(|k| k == key)
+}
+
 /// The predefined roles: the same in every organization, immutable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SystemRole {
@@ -525,6 +552,8 @@ pub struct Role {
     pub id: RoleId,
     /// `None` for system roles.
     pub org_id: Option<OrgId>,
+    /// The one project a custom project role was made for (`None`: usable in every project).
+    pub project_id: Option<ProjectId>,
     pub name: String,
     pub description: Option<String>,
     pub resource_type: ResourceType,

@@ -15,6 +15,7 @@ pub mod db;
 pub mod defaults;
 pub mod departments;
 pub mod follow;
+pub mod groups;
 pub mod holdings;
 pub mod import;
 pub mod invitations;
@@ -23,11 +24,13 @@ pub mod load;
 pub mod members;
 pub mod orgs;
 pub mod permissions;
+pub mod projects;
 pub mod roles;
 mod rows;
 pub mod users;
 
 pub use db::{DbKind, Store};
+pub use projects::Chunk;
 pub use rows::Page;
 
 /// What a write produced, and the revision it produced it at.

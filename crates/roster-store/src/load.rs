@@ -143,6 +143,20 @@ async fn fill(
     }
     for r in rows(
         conn,
+        &filter("group_members", "org_id, group_id, user_id", ""),
+        org,
+    )
+    .await?
+    {
+        if let Some(d) = data.get_mut(&org_of(&r)?) {
+            d.group_members.push((
+                GroupId(uuid_of(&r, "group_id")?),
+                UserId(uuid_of(&r, "user_id")?),
+            ));
+        }
+    }
+    for r in rows(
+        conn,
         &filter("departments", "id, org_id, parent_id, name", ""),
         org,
     )

@@ -5,6 +5,7 @@
 mod error;
 mod extract;
 mod orgs;
+mod projects;
 mod roles;
 mod users;
 pub mod views;
@@ -24,6 +25,7 @@ pub fn routes() -> OpenApiRouter<App> {
         .merge(orgs::routes())
         .merge(users::routes())
         .merge(roles::routes())
+        .merge(projects::routes())
 }
 
 /// Unknown routes, as FastAPI answers them.

@@ -184,7 +184,7 @@ async fn delete_role(
     FaOrg { caller, access, path }: FaOrg<need::ManageRoles>,
 ) -> Result<impl IntoResponse, FaError> {
     let role = RoleId(path.uuid("role_id")?);
-    app.store.delete_role(&caller.ctx, &access, role).await?;
+    app.store.delete_role(&caller.ctx, &access, role, false).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

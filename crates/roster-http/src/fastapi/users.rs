@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use roster_core::text::Email;
-use roster_core::{need, Actor, Error, Member, Principal, RoleId, SystemRole, UserId};
+use roster_core::{need, Actor, Error, Member, Principal, ProjectId, RoleId, SystemRole, UserId};
 use roster_store::members::{MemberQuery, MemberRef, MemberSort};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -144,6 +144,7 @@ struct Entry {
     user_id: Option<String>,
     email: Option<Email>,
     role: RoleId,
+    projects: Vec<ProjectId>,
 }
 
 fn entries(body: &Value) -> Result<Vec<Entry>, FaError> {
@@ -161,13 +162,14 @@ fn entries(body: &Value) -> Result<Vec<Entry>, FaError> {
                 .ok()
         });
         let role = c.uuid(o, &loc, "role_id", false).map(RoleId);
+        let mut projects = Vec::new();
         if let Some(p) = o.get("project_ids").filter(|p| !p.is_null()) {
             let mut at = loc.clone();
             at.push(json!("project_ids"));
             for (j, pv) in c.list(p, &at).into_iter().flatten().enumerate() {
                 let mut pat = at.clone();
                 pat.push(json!(j));
-                c.uuid_value(pv, &pat);
+                projects.extend(c.uuid_value(pv, &pat).map(ProjectId));
             }
         }
         if c_is_clean(o) {
@@ -177,6 +179,7 @@ fn entries(body: &Value) -> Result<Vec<Entry>, FaError> {
             user_id,
             email,
             role: role.unwrap_or(SystemRole::Member.id()),
+            projects,
         });
     }
     c.finish()?;
@@ -186,8 +189,10 @@ fn entries(body: &Value) -> Result<Vec<Entry>, FaError> {
 /// Add Users To Organization (Admin or Owner). Each entry names a user by
 /// id or by email; a user that exists becomes an Active member with the
 /// entry's role (Member by default), one already a member stays as is, and
-/// an email without a user is invited. The members are added all or none;
-/// invitations follow. Returns one membership per entry, in order.
+/// an email without a user is invited. `project_ids` makes an existing user
+/// a Project Member of those projects. Every entry is checked before
+/// anything is written; the members are added all or none, then project
+/// memberships and invitations follow. Returns one membership per entry, in order.
 #[utoipa::path(put, path = "/api/v1/organizations/{organization_id}/users", tag = "Organizations",
     params(("organization_id" = String, Path, description = "A UUID")), request_body = Vec<UserOrganizationCreate>,
     responses((status = 200, body = Vec<UserOrganizationOut>)))]
@@ -235,11 +240,45 @@ async fn add_users_to_organization(
             Target::Invite(_) => None,
         })
         .collect();
+    // Projects are checked before anything is written.
+    let joins: Vec<(UserId, ProjectId)> = targets
+        .iter()
+        .zip(&wanted)
+        .filter_map(|(t, e)| match t {
+            Target::User(u) => Some(e.projects.iter().map(move |p| (*u, *p))),
+            Target::Invite(_) => None,
+        })
+        .flatten()
+        .collect();
+    let project_access = if joins.is_empty() {
+        None
+    } else {
+        let pa = app.authorize::<need::ManageProjects>(&caller, access.org())?;
+        for (_, p) in &joins {
+            let project = app.store.get_project(&access.as_member(), *p).await?;
+            if project.is_archived() {
+                return Err(Error::ProjectArchived(*p).into());
+            }
+        }
+        Some(pa)
+    };
     if !users.is_empty() {
         app.store
             .add_members_strict(&caller.ctx, &access, &users)
             .await
             .map_err(|e| FaError::from(e).at("body", &[]))?;
+    }
+    if let Some(pa) = &project_access {
+        for (u, p) in &joins {
+            match app
+                .store
+                .add_project_member(&caller.ctx, pa, *p, *u, SystemRole::ProjectMember.id())
+                .await
+            {
+                Ok(_) | Err(Error::ProjectMemberDuplicate { .. }) => {}
+                Err(e) => return Err(FaError::from(e).at("body", &[])),
+            }
+        }
     }
     if let Some(inv) = &invite_access {
         for (email, role) in &invites {
