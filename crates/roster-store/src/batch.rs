@@ -23,6 +23,7 @@ impl Store {
         let mut tx = self.begin(ctx).await?;
         tx.lock_org(self.kind, org).await?;
         let mut added = Vec::with_capacity(entries.len());
+        let mut changed = false;
         for &(user, role) in entries {
             crate::members::require_user(&mut tx, user).await?;
             let r = crate::roles::fetch_assignable(tx.conn(), org, role).await?;
@@ -43,6 +44,7 @@ impl Store {
                 None => false,
             };
             if !settled {
+                changed = true;
                 crate::invitations::join(&mut tx, org, user, role, MemberStatus::Active).await?;
                 tx.audit(
                     Some(org),
@@ -54,6 +56,13 @@ impl Store {
                 );
             }
             added.push(user);
+        }
+        if !changed {
+            // Everyone was a member already: nothing to write, no revision.
+            return Ok(Written {
+                value: added,
+                revision: self.revision(),
+            });
         }
         tx.commit(self, added).await
     }

@@ -26,12 +26,18 @@ impl FromRequestParts<App> for FaCaller {
     }
 }
 
-/// The path's parameters, by name (percent-decoded).
-pub async fn path_params(parts: &mut Parts, app: &App) -> HashMap<String, String> {
-    axum::extract::Path::<HashMap<String, String>>::from_request_parts(parts, app)
+/// The path's parameters, by name (percent-decoded). An empty segment
+/// where a parameter belongs (`/organizations//users`) is no route at all,
+/// as in FastAPI, whose parameters never match an empty segment: 404.
+pub async fn path_params(parts: &mut Parts, app: &App) -> Result<HashMap<String, String>, FaError> {
+    let params = axum::extract::Path::<HashMap<String, String>>::from_request_parts(parts, app)
         .await
         .map(|p| p.0)
-        .unwrap_or_default()
+        .unwrap_or_default();
+    if params.values().any(String::is_empty) {
+        return Err(FaError::new(StatusCode::NOT_FOUND, "Not Found"));
+    }
+    Ok(params)
 }
 
 /// The path's parameters as an extractor.
@@ -41,7 +47,7 @@ impl FromRequestParts<App> for PathParams {
     type Rejection = FaError;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, FaError> {
-        Ok(PathParams(path_params(parts, app).await))
+        Ok(PathParams(path_params(parts, app).await?))
     }
 }
 
@@ -83,7 +89,7 @@ impl<N: Need + Send> FromRequestParts<App> for FaOrg<N> {
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, FaError> {
         let caller = Caller::authenticate(parts, app).await?;
-        let path = PathParams(path_params(parts, app).await);
+        let path = PathParams(path_params(parts, app).await?);
         let org = OrgId(path.uuid("organization_id")?);
         let access = app.authorize::<N>(&caller, org)?;
         Ok(FaOrg {
