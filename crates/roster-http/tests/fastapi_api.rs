@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used)]
 // The FastAPI-style dialect (LlamaCloud's `/api/v1/...`): the checks of the
 // spec's §5.1, Roster's decisions of §7, the session cookie and its
 // cross-site protection, and consistency with the organization API.
@@ -9,7 +8,14 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 /// A request with `Authorization: Bearer <token>` (None: no credential).
-async fn fa(app: &TestApp, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Res {
+#[allow(clippy::unwrap_used)]
+async fn fa(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> Res {
     let mut req = app.client.request(method, format!("{}{}", app.base, path));
     if let Some(t) = token {
         req = req.bearer_auth(t);
@@ -21,17 +27,27 @@ async fn fa(app: &TestApp, method: Method, path: &str, token: Option<&str>, body
 }
 
 /// A request with a raw body and extra headers.
-async fn raw(app: &TestApp, method: Method, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Res {
+#[allow(clippy::unwrap_used)]
+async fn raw(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> Res {
     let mut req = app.client.request(method, format!("{}{}", app.base, path));
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
     if let Some(b) = body {
-        req = req.header("content-type", "application/json").body(b.to_owned());
+        req = req
+            .header("content-type", "application/json")
+            .body(b.to_owned());
     }
     into_res(req.send().await.unwrap()).await
 }
 
+#[allow(clippy::unwrap_used)]
 async fn into_res(res: reqwest::Response) -> Res {
     let status = res.status().as_u16();
     let headers = res.headers().clone();
@@ -41,10 +57,15 @@ async fn into_res(res: reqwest::Response) -> Res {
     } else {
         serde_json::from_str(&text).unwrap_or(Value::String(text))
     };
-    Res { status, body, headers }
+    Res {
+        status,
+        body,
+        headers,
+    }
 }
 
 /// The canonical UUID of an organization API id (`org_…`, `usr_…`, `role_…`).
+#[allow(clippy::unwrap_used)]
 fn uuid_of(id: &str) -> String {
     if let Ok(o) = roster_core::OrgId::parse(id) {
         return o.uuid().to_string();
@@ -55,31 +76,40 @@ fn uuid_of(id: &str) -> String {
     panic!("not an org or role id: {id}")
 }
 
+#[allow(clippy::unwrap_used)]
 fn is_uuid(v: &Value) -> bool {
     v.as_str()
         .and_then(|s| uuid::Uuid::parse_str(s).ok().map(|u| u.to_string() == s))
         .unwrap_or(false)
 }
 
+#[allow(clippy::unwrap_used)]
 fn is_time_or_null(v: &Value) -> bool {
-    v.is_null() || v.as_str().is_some_and(|s| chrono::DateTime::parse_from_rfc3339(s).is_ok())
+    v.is_null()
+        || v.as_str()
+            .is_some_and(|s| chrono::DateTime::parse_from_rfc3339(s).is_ok())
 }
 
+#[allow(clippy::unwrap_used)]
 fn keys(v: &Value) -> Vec<String> {
     let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
     k.sort();
     k
 }
 
+#[allow(clippy::unwrap_used)]
 fn sorted(mut v: Vec<&str>) -> Vec<String> {
     v.sort();
     v.into_iter().map(str::to_owned).collect()
 }
 
 /// Asserts a 422 whose detail lists exactly these (loc, type) pairs.
+#[allow(clippy::unwrap_used)]
 fn assert_422(r: &Res, want: &[(Value, &str)]) {
     assert_eq!(r.status, 422, "{:?}", r.body);
-    let detail = r.body["detail"].as_array().unwrap_or_else(|| panic!("detail is a list: {:?}", r.body));
+    let detail = r.body["detail"]
+        .as_array()
+        .unwrap_or_else(|| panic!("detail is a list: {:?}", r.body));
     let got: Vec<(Value, String)> = detail
         .iter()
         .map(|d| {
@@ -87,30 +117,52 @@ fn assert_422(r: &Res, want: &[(Value, &str)]) {
             (d["loc"].clone(), d["type"].as_str().unwrap().to_owned())
         })
         .collect();
-    let want: Vec<(Value, String)> = want.iter().map(|(l, t)| (l.clone(), (*t).to_owned())).collect();
+    let want: Vec<(Value, String)> = want
+        .iter()
+        .map(|(l, t)| (l.clone(), (*t).to_owned()))
+        .collect();
     assert_eq!(got, want, "{:?}", r.body);
 }
 
 /// Asserts `{"detail": "<string>"}` with this status, never the unknown-route body.
+#[allow(clippy::unwrap_used)]
 fn assert_detail(r: &Res, status: u16) -> String {
     assert_eq!(r.status, status, "{:?}", r.body);
     assert_eq!(keys(&r.body), vec!["detail"], "{:?}", r.body);
-    let d = r.body["detail"].as_str().unwrap_or_else(|| panic!("string detail: {:?}", r.body));
+    let d = r.body["detail"]
+        .as_str()
+        .unwrap_or_else(|| panic!("string detail: {:?}", r.body));
     assert_ne!(d, "Not Found", "the unknown-route body is reserved");
     d.to_owned()
 }
 
 /// An organization created through this dialect by a new user: (org uuid, owner).
+#[allow(clippy::unwrap_used)]
 async fn fa_org(app: &TestApp, name: &str) -> (String, TestUser) {
     let owner = app.user(&format!("{name} Owner")).await;
-    let r = fa(app, Method::POST, "/api/v1/organizations", Some(&owner.token), Some(json!({"name": name}))).await;
+    let r = fa(
+        app,
+        Method::POST,
+        "/api/v1/organizations",
+        Some(&owner.token),
+        Some(json!({"name": name})),
+    )
+    .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     (r.body["id"].as_str().unwrap().to_owned(), owner)
 }
 
 /// The built-in role named `name`, as this dialect lists it.
+#[allow(clippy::unwrap_used)]
 async fn role(app: &TestApp, org: &str, token: &str, name: &str) -> Value {
-    let r = fa(app, Method::GET, &format!("/api/v1/organizations/{org}/roles"), Some(token), None).await;
+    let r = fa(
+        app,
+        Method::GET,
+        &format!("/api/v1/organizations/{org}/roles"),
+        Some(token),
+        None,
+    )
+    .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     r.body
         .as_array()
@@ -122,6 +174,7 @@ async fn role(app: &TestApp, org: &str, token: &str, name: &str) -> Value {
 }
 
 /// Adds an existing user as a member (by user id) with a role uuid (None: Member).
+#[allow(clippy::unwrap_used)]
 async fn add(app: &TestApp, org: &str, token: &str, user: &TestUser, role_id: Option<&str>) {
     let r = fa(
         app,
@@ -134,6 +187,7 @@ async fn add(app: &TestApp, org: &str, token: &str, user: &TestUser, role_id: Op
     assert_eq!(r.status, 200, "{:?}", r.body);
 }
 
+#[allow(clippy::unwrap_used)]
 async fn assign(app: &TestApp, org: &str, token: &str, user: &str, role_id: &str) -> Res {
     fa(
         app,
@@ -145,11 +199,15 @@ async fn assign(app: &TestApp, org: &str, token: &str, user: &str, role_id: &str
     .await
 }
 
+#[allow(clippy::unwrap_used)]
 async fn revision(app: &TestApp) -> i64 {
-    app.get("/healthz", PLATFORM_KEY).await.body["revision"].as_i64().unwrap()
+    app.get("/healthz", PLATFORM_KEY).await.body["revision"]
+        .as_i64()
+        .unwrap()
 }
 
 /// The organization API's id of an organization created here.
+#[allow(clippy::unwrap_used)]
 fn org_typeid(uuid: &str) -> String {
     roster_core::OrgId(uuid::Uuid::parse_str(uuid).unwrap()).to_string()
 }
@@ -170,19 +228,59 @@ async fn assign_role_answers_the_seed_shape_and_is_idempotent() {
     let a = &r.body;
     assert_eq!(
         keys(a),
-        sorted(vec!["id", "created_at", "updated_at", "user_id", "organization_id", "role_id", "role"])
+        sorted(vec![
+            "id",
+            "created_at",
+            "updated_at",
+            "user_id",
+            "organization_id",
+            "role_id",
+            "role"
+        ])
     );
-    assert_eq!(keys(&a["role"]), sorted(vec!["id", "created_at", "updated_at", "name", "organization_id", "permissions"]));
-    assert!(is_uuid(&a["id"]) && is_uuid(&a["organization_id"]) && is_uuid(&a["role_id"]) && is_uuid(&a["role"]["id"]));
+    assert_eq!(
+        keys(&a["role"]),
+        sorted(vec![
+            "id",
+            "created_at",
+            "updated_at",
+            "name",
+            "organization_id",
+            "permissions"
+        ])
+    );
+    assert!(
+        is_uuid(&a["id"])
+            && is_uuid(&a["organization_id"])
+            && is_uuid(&a["role_id"])
+            && is_uuid(&a["role"]["id"])
+    );
     assert!(is_time_or_null(&a["created_at"]) && is_time_or_null(&a["updated_at"]));
-    assert_eq!((a["user_id"].as_str(), a["organization_id"].as_str()), (Some(ada.id.as_str()), Some(org.as_str())));
+    assert_eq!(
+        (a["user_id"].as_str(), a["organization_id"].as_str()),
+        (Some(ada.id.as_str()), Some(org.as_str()))
+    );
     assert_eq!(a["role_id"], admin["id"]);
     assert_eq!(a["role"]["name"], json!("Admin"));
-    assert_eq!(a["role"]["organization_id"], Value::Null, "built-in roles have no organization");
+    assert_eq!(
+        a["role"]["organization_id"],
+        Value::Null,
+        "built-in roles have no organization"
+    );
     let perms = a["role"]["permissions"].as_array().unwrap();
     assert!(!perms.is_empty());
     for p in perms {
-        assert_eq!(keys(p), sorted(vec!["id", "created_at", "updated_at", "name", "description", "access"]));
+        assert_eq!(
+            keys(p),
+            sorted(vec![
+                "id",
+                "created_at",
+                "updated_at",
+                "name",
+                "description",
+                "access"
+            ])
+        );
         assert!(is_uuid(&p["id"]) && p["access"].is_boolean() && is_time_or_null(&p["created_at"]));
         assert!(p["description"].is_string() || p["description"].is_null());
     }
@@ -193,23 +291,74 @@ async fn assign_role_answers_the_seed_shape_and_is_idempotent() {
     assert_eq!(again.status, 200);
     assert_eq!(again.body["id"], a["id"], "the same assignment");
     assert_eq!(revision(&app).await, rev, "repeating it writes nothing");
-    let users = fa(&app, Method::GET, &format!("/api/v1/organizations/{org}/users"), Some(&owner.token), None).await;
-    let entry = users.body.as_array().unwrap().iter().find(|u| u["user_id"] == json!(ada.id)).unwrap().clone();
+    let users = fa(
+        &app,
+        Method::GET,
+        &format!("/api/v1/organizations/{org}/users"),
+        Some(&owner.token),
+        None,
+    )
+    .await;
+    let entry = users
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["user_id"] == json!(ada.id))
+        .unwrap()
+        .clone();
     assert_eq!(entry["roles"].as_array().unwrap().len(), 1);
     assert_eq!(entry["roles"][0]["id"], a["id"]);
-    let own = fa(&app, Method::GET, &format!("/api/v1/organizations/{org}/users/roles"), Some(&ada.token), None).await;
+    let own = fa(
+        &app,
+        Method::GET,
+        &format!("/api/v1/organizations/{org}/users/roles"),
+        Some(&ada.token),
+        None,
+    )
+    .await;
     assert_eq!(own.status, 200);
     assert_eq!(own.body["id"], a["id"], "the user's own role");
 
     // Assigning another role replaces it.
     let member = role(&app, &org, &owner.token, "Member").await;
-    let back = assign(&app, &org, &owner.token, &ada.id, member["id"].as_str().unwrap()).await;
+    let back = assign(
+        &app,
+        &org,
+        &owner.token,
+        &ada.id,
+        member["id"].as_str().unwrap(),
+    )
+    .await;
     assert_eq!(back.status, 200);
     assert_eq!(back.body["role"]["name"], json!("Member"));
-    let users = fa(&app, Method::GET, &format!("/api/v1/organizations/{org}/users"), Some(&owner.token), None).await;
-    let entry = users.body.as_array().unwrap().iter().find(|u| u["user_id"] == json!(ada.id)).unwrap().clone();
-    let names: Vec<&Value> = entry["roles"].as_array().unwrap().iter().map(|r| &r["role"]["name"]).collect();
-    assert_eq!(names, vec![&json!("Member")], "one organization role per user");
+    let users = fa(
+        &app,
+        Method::GET,
+        &format!("/api/v1/organizations/{org}/users"),
+        Some(&owner.token),
+        None,
+    )
+    .await;
+    let entry = users
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["user_id"] == json!(ada.id))
+        .unwrap()
+        .clone();
+    let names: Vec<&Value> = entry["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["role"]["name"])
+        .collect();
+    assert_eq!(
+        names,
+        vec![&json!("Member")],
+        "one organization role per user"
+    );
 }
 
 #[tokio::test]
@@ -219,7 +368,14 @@ async fn missing_and_malformed_fields_are_fastapi_422s() {
     let path = format!("/api/v1/organizations/{org}/users/roles");
     let rev = revision(&app).await;
 
-    let r = fa(&app, Method::PUT, &path, Some(&owner.token), Some(json!({}))).await;
+    let r = fa(
+        &app,
+        Method::PUT,
+        &path,
+        Some(&owner.token),
+        Some(json!({})),
+    )
+    .await;
     assert_422(
         &r,
         &[
@@ -231,18 +387,48 @@ async fn missing_and_malformed_fields_are_fastapi_422s() {
     assert_eq!(r.body["detail"][0]["msg"], json!("Field required"));
     for (field, body) in [
         ("user_id", json!({"organization_id": org, "role_id": org})),
-        ("role_id", json!({"user_id": owner.id, "organization_id": org})),
-        ("organization_id", json!({"user_id": owner.id, "role_id": org})),
+        (
+            "role_id",
+            json!({"user_id": owner.id, "organization_id": org}),
+        ),
+        (
+            "organization_id",
+            json!({"user_id": owner.id, "role_id": org}),
+        ),
     ] {
         let r = fa(&app, Method::PUT, &path, Some(&owner.token), Some(body)).await;
         assert_422(&r, &[(json!(["body", field]), "missing")]);
     }
-    let r = fa(&app, Method::PUT, &path, Some(&owner.token), Some(json!({"user_id": owner.id, "organization_id": org, "role_id": "abc"}))).await;
+    let r = fa(
+        &app,
+        Method::PUT,
+        &path,
+        Some(&owner.token),
+        Some(json!({"user_id": owner.id, "organization_id": org, "role_id": "abc"})),
+    )
+    .await;
     assert_422(&r, &[(json!(["body", "role_id"]), "uuid_parsing")]);
-    assert!(r.body["detail"][0]["msg"].as_str().unwrap().starts_with("Input should be a valid UUID"));
-    let r = fa(&app, Method::PUT, "/api/v1/organizations/abc/users/roles", Some(&owner.token), Some(json!({}))).await;
+    assert!(r.body["detail"][0]["msg"]
+        .as_str()
+        .unwrap()
+        .starts_with("Input should be a valid UUID"));
+    let r = fa(
+        &app,
+        Method::PUT,
+        "/api/v1/organizations/abc/users/roles",
+        Some(&owner.token),
+        Some(json!({})),
+    )
+    .await;
     assert_422(&r, &[(json!(["path", "organization_id"]), "uuid_parsing")]);
-    let r = fa(&app, Method::PUT, &path, Some(&owner.token), Some(json!({"user_id": 7, "organization_id": 8, "role_id": null}))).await;
+    let r = fa(
+        &app,
+        Method::PUT,
+        &path,
+        Some(&owner.token),
+        Some(json!({"user_id": 7, "organization_id": 8, "role_id": null})),
+    )
+    .await;
     assert_422(
         &r,
         &[
@@ -253,22 +439,58 @@ async fn missing_and_malformed_fields_are_fastapi_422s() {
     );
     // Not JSON, not an object, no body at all.
     let auth = format!("Bearer {}", owner.token);
-    let r = raw(&app, Method::PUT, &path, &[("authorization", &auth)], Some("{\"user_id\": ")).await;
+    let r = raw(
+        &app,
+        Method::PUT,
+        &path,
+        &[("authorization", &auth)],
+        Some("{\"user_id\": "),
+    )
+    .await;
     assert_eq!(r.status, 422);
     assert_eq!(r.body["detail"][0]["type"], json!("json_invalid"));
     assert_eq!(r.body["detail"][0]["loc"][0], json!("body"));
-    assert!(r.body["detail"][0]["loc"][1].is_u64(), "loc carries the offset: {:?}", r.body);
-    let r = fa(&app, Method::PUT, &path, Some(&owner.token), Some(json!([1, 2]))).await;
+    assert!(
+        r.body["detail"][0]["loc"][1].is_u64(),
+        "loc carries the offset: {:?}",
+        r.body
+    );
+    let r = fa(
+        &app,
+        Method::PUT,
+        &path,
+        Some(&owner.token),
+        Some(json!([1, 2])),
+    )
+    .await;
     assert_422(&r, &[(json!(["body"]), "model_attributes_type")]);
     let r = raw(&app, Method::PUT, &path, &[("authorization", &auth)], None).await;
     assert_422(&r, &[(json!(["body"]), "missing")]);
     // Names: too short, too long.
-    let r = fa(&app, Method::POST, "/api/v1/organizations", Some(&owner.token), Some(json!({"name": ""}))).await;
+    let r = fa(
+        &app,
+        Method::POST,
+        "/api/v1/organizations",
+        Some(&owner.token),
+        Some(json!({"name": ""})),
+    )
+    .await;
     assert_422(&r, &[(json!(["body", "name"]), "string_too_short")]);
     assert_eq!(r.body["detail"][0]["ctx"]["min_length"], json!(1));
-    let r = fa(&app, Method::POST, "/api/v1/organizations", Some(&owner.token), Some(json!({"name": "x".repeat(3001)}))).await;
+    let r = fa(
+        &app,
+        Method::POST,
+        "/api/v1/organizations",
+        Some(&owner.token),
+        Some(json!({"name": "x".repeat(3001)})),
+    )
+    .await;
     assert_422(&r, &[(json!(["body", "name"]), "string_too_long")]);
-    assert_eq!(revision(&app).await, rev, "no refused request wrote anything");
+    assert_eq!(
+        revision(&app).await,
+        rev,
+        "no refused request wrote anything"
+    );
 }
 
 #[tokio::test]
@@ -290,7 +512,14 @@ async fn body_organization_must_match_the_path() {
     .await;
     assert_422(&r, &[(json!(["body", "organization_id"]), "value_error")]);
     assert_eq!(revision(&app).await, rev, "nothing changed");
-    let own = fa(&app, Method::GET, &format!("/api/v1/organizations/{org}/users/roles"), Some(&ada.token), None).await;
+    let own = fa(
+        &app,
+        Method::GET,
+        &format!("/api/v1/organizations/{org}/users/roles"),
+        Some(&ada.token),
+        None,
+    )
+    .await;
     assert_eq!(own.body["role"]["name"], json!("Member"));
 }
 
@@ -301,10 +530,30 @@ async fn batch_endpoints_need_arrays() {
     let ada = app.user("Ada").await;
     for path in ["users", "users/remove"] {
         let p = format!("/api/v1/organizations/{org}/{path}");
-        let r = fa(&app, Method::PUT, &p, Some(&owner.token), Some(json!({"user_id": ada.id}))).await;
+        let r = fa(
+            &app,
+            Method::PUT,
+            &p,
+            Some(&owner.token),
+            Some(json!({"user_id": ada.id})),
+        )
+        .await;
         assert_422(&r, &[(json!(["body"]), "list_type")]);
-        let r = fa(&app, Method::PUT, &p, Some(&owner.token), Some(json!(["x", {}]))).await;
-        assert_422(&r, &[(json!(["body", 0]), "model_attributes_type"), (json!(["body", 1]), "value_error")]);
+        let r = fa(
+            &app,
+            Method::PUT,
+            &p,
+            Some(&owner.token),
+            Some(json!(["x", {}])),
+        )
+        .await;
+        assert_422(
+            &r,
+            &[
+                (json!(["body", 0]), "model_attributes_type"),
+                (json!(["body", 1]), "value_error"),
+            ],
+        );
     }
     let r = fa(
         &app,
@@ -341,23 +590,88 @@ async fn authentication_and_authorization_refusals() {
     let rev = revision(&app).await;
     let owner_role = role(&app, &org, &owner.token, "Owner").await;
     for r in [
-        assign(&app, &org, &viewer.token, &viewer.id, owner_role["id"].as_str().unwrap()).await,
-        fa(&app, Method::PUT, &format!("/api/v1/organizations/{org}"), Some(&viewer.token), Some(json!({"name": "x"}))).await,
-        fa(&app, Method::DELETE, &format!("/api/v1/organizations/{org}"), Some(&viewer.token), None).await,
-        fa(&app, Method::PUT, &format!("/api/v1/organizations/{org}/users"), Some(&viewer.token), Some(json!([]))).await,
-        fa(&app, Method::DELETE, &format!("/api/v1/organizations/{org}/users/{}", owner.id), Some(&viewer.token), None).await,
-        fa(&app, Method::POST, &format!("/api/v1/organizations/{org}/roles"), Some(&viewer.token), Some(json!({}))).await,
+        assign(
+            &app,
+            &org,
+            &viewer.token,
+            &viewer.id,
+            owner_role["id"].as_str().unwrap(),
+        )
+        .await,
+        fa(
+            &app,
+            Method::PUT,
+            &format!("/api/v1/organizations/{org}"),
+            Some(&viewer.token),
+            Some(json!({"name": "x"})),
+        )
+        .await,
+        fa(
+            &app,
+            Method::DELETE,
+            &format!("/api/v1/organizations/{org}"),
+            Some(&viewer.token),
+            None,
+        )
+        .await,
+        fa(
+            &app,
+            Method::PUT,
+            &format!("/api/v1/organizations/{org}/users"),
+            Some(&viewer.token),
+            Some(json!([])),
+        )
+        .await,
+        fa(
+            &app,
+            Method::DELETE,
+            &format!("/api/v1/organizations/{org}/users/{}", owner.id),
+            Some(&viewer.token),
+            None,
+        )
+        .await,
+        fa(
+            &app,
+            Method::POST,
+            &format!("/api/v1/organizations/{org}/roles"),
+            Some(&viewer.token),
+            Some(json!({})),
+        )
+        .await,
     ] {
-        assert_eq!(r.body, json!({"detail": "User does not have access to this resource"}), "{:?}", r.body);
+        assert_eq!(
+            r.body,
+            json!({"detail": "User does not have access to this resource"}),
+            "{:?}",
+            r.body
+        );
         assert_eq!(r.status, 403);
     }
-    assert_eq!(revision(&app).await, rev, "no refused request wrote anything");
+    assert_eq!(
+        revision(&app).await,
+        rev,
+        "no refused request wrote anything"
+    );
 
     // Another tenant: 403 for everything of this organization.
     let stranger = app.user("Stranger").await;
-    let r = fa(&app, Method::GET, &format!("/api/v1/organizations/{org}/users"), Some(&stranger.token), None).await;
+    let r = fa(
+        &app,
+        Method::GET,
+        &format!("/api/v1/organizations/{org}/users"),
+        Some(&stranger.token),
+        None,
+    )
+    .await;
     assert_detail(&r, 403);
-    let r = fa(&app, Method::GET, "/api/v1/organizations", Some(&stranger.token), None).await;
+    let r = fa(
+        &app,
+        Method::GET,
+        "/api/v1/organizations",
+        Some(&stranger.token),
+        None,
+    )
+    .await;
     assert_eq!(r.body, json!([]), "a stranger sees no organization");
 }
 
@@ -365,26 +679,57 @@ async fn authentication_and_authorization_refusals() {
 async fn roles_list_their_permissions() {
     let app = TestApp::spawn().await;
     let (org, owner) = fa_org(&app, "Roles").await;
-    let r = fa(&app, Method::GET, &format!("/api/v1/organizations/{org}/roles"), Some(&owner.token), None).await;
+    let r = fa(
+        &app,
+        Method::GET,
+        &format!("/api/v1/organizations/{org}/roles"),
+        Some(&owner.token),
+        None,
+    )
+    .await;
     assert_eq!(r.status, 200);
     let roles = r.body.as_array().unwrap();
     let names: Vec<&str> = roles.iter().map(|r| r["name"].as_str().unwrap()).collect();
     assert_eq!(&names[..3], &["Owner", "Admin", "Member"]);
     for role in roles {
         assert!(is_uuid(&role["id"]));
-        assert_eq!(role["organization_id"], Value::Null, "built-in roles belong to no organization");
+        assert_eq!(
+            role["organization_id"],
+            Value::Null,
+            "built-in roles belong to no organization"
+        );
         for p in role["permissions"].as_array().unwrap() {
             assert!(p["access"].is_boolean());
-            assert!(p.as_object().unwrap().contains_key("description"), "description is always present");
+            assert!(
+                p.as_object().unwrap().contains_key("description"),
+                "description is always present"
+            );
         }
     }
     let admin = roles.iter().find(|r| r["name"] == json!("Admin")).unwrap();
-    assert_eq!(admin["id"], json!(uuid_of("role_admin")), "the same role as the organization API's role_admin");
-    let manage = admin["permissions"].as_array().unwrap().iter().find(|p| p["name"] == json!("manage_roles")).unwrap();
-    assert_eq!((manage["access"].clone(), manage["description"].clone()), (json!(true), json!("Create, edit, and delete roles")));
+    assert_eq!(
+        admin["id"],
+        json!(uuid_of("role_admin")),
+        "the same role as the organization API's role_admin"
+    );
+    let manage = admin["permissions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == json!("manage_roles"))
+        .unwrap();
+    assert_eq!(
+        (manage["access"].clone(), manage["description"].clone()),
+        (json!(true), json!("Create, edit, and delete roles"))
+    );
     // The same permission has the same id in every role.
     let owner_role = roles.iter().find(|r| r["name"] == json!("Owner")).unwrap();
-    let again = owner_role["permissions"].as_array().unwrap().iter().find(|p| p["name"] == json!("manage_roles")).unwrap();
+    let again = owner_role["permissions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == json!("manage_roles"))
+        .unwrap();
     assert_eq!(again["id"], manage["id"]);
 }
 
@@ -392,11 +737,22 @@ async fn roles_list_their_permissions() {
 async fn deletes_answer_204_without_a_body() {
     let app = TestApp::spawn().await;
     let (org, owner) = fa_org(&app, "Deletes").await;
-    let (ada, ben, cat) = (app.user("Ada").await, app.user("Ben").await, app.user("Cat").await);
+    let (ada, ben, cat) = (
+        app.user("Ada").await,
+        app.user("Ben").await,
+        app.user("Cat").await,
+    );
     for u in [&ada, &ben, &cat] {
         add(&app, &org, &owner.token, u, None).await;
     }
-    let r = fa(&app, Method::DELETE, &format!("/api/v1/organizations/{org}/users/{}", ada.id), Some(&owner.token), None).await;
+    let r = fa(
+        &app,
+        Method::DELETE,
+        &format!("/api/v1/organizations/{org}/users/{}", ada.id),
+        Some(&owner.token),
+        None,
+    )
+    .await;
     assert_eq!((r.status, r.body.clone()), (204, Value::Null));
     let r = fa(
         &app,
@@ -407,14 +763,46 @@ async fn deletes_answer_204_without_a_body() {
     )
     .await;
     assert_eq!((r.status, r.body.clone()), (204, Value::Null));
-    let users = fa(&app, Method::GET, &format!("/api/v1/organizations/{org}/users"), Some(&owner.token), None).await;
-    let left: Vec<&Value> = users.body.as_array().unwrap().iter().map(|u| &u["user_id"]).collect();
+    let users = fa(
+        &app,
+        Method::GET,
+        &format!("/api/v1/organizations/{org}/users"),
+        Some(&owner.token),
+        None,
+    )
+    .await;
+    let left: Vec<&Value> = users
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| &u["user_id"])
+        .collect();
     assert_eq!(left, vec![&json!(owner.id)]);
-    let r = fa(&app, Method::DELETE, &format!("/api/v1/organizations/{org}"), Some(&owner.token), None).await;
+    let r = fa(
+        &app,
+        Method::DELETE,
+        &format!("/api/v1/organizations/{org}"),
+        Some(&owner.token),
+        None,
+    )
+    .await;
     assert_eq!((r.status, r.body.clone()), (204, Value::Null));
-    let r = fa(&app, Method::GET, &format!("/api/v1/organizations/{org}"), Some(&owner.token), None).await;
+    let r = fa(
+        &app,
+        Method::GET,
+        &format!("/api/v1/organizations/{org}"),
+        Some(&owner.token),
+        None,
+    )
+    .await;
     assert_eq!(assert_detail(&r, 404), "Organization not found");
-    let native = app.get(&format!("/v1/organizations/{}", org_typeid(&org)), &owner.token).await;
+    let native = app
+        .get(
+            &format!("/v1/organizations/{}", org_typeid(&org)),
+            &owner.token,
+        )
+        .await;
     assert_eq!(native.status, 404, "gone from the organization API too");
 }
 
@@ -422,15 +810,36 @@ async fn deletes_answer_204_without_a_body() {
 async fn empty_path_segments_and_unknown_routes() {
     let app = TestApp::spawn().await;
     let (_, owner) = fa_org(&app, "Paths").await;
-    for path in ["/api/v1/organizations//users/roles", "/api/v1/organizations//roles", "/api/v1/organizations//users//projects"] {
+    for path in [
+        "/api/v1/organizations//users/roles",
+        "/api/v1/organizations//roles",
+        "/api/v1/organizations//users//projects",
+    ] {
         let r = fa(&app, Method::GET, path, Some(&owner.token), None).await;
         assert!(r.status == 404 || r.status == 405, "{path}: {}", r.status);
         assert!(r.body["detail"].is_string(), "{path}: {:?}", r.body);
     }
-    let r = fa(&app, Method::PUT, "/api/v1/organizations//users/roles", Some(&owner.token), Some(json!({}))).await;
+    let r = fa(
+        &app,
+        Method::PUT,
+        "/api/v1/organizations//users/roles",
+        Some(&owner.token),
+        Some(json!({})),
+    )
+    .await;
     assert!(r.status == 404 || r.status == 405);
-    let r = fa(&app, Method::PATCH, "/api/v1/organizations", Some(&owner.token), None).await;
-    assert_eq!((r.status, r.body.clone()), (405, json!({"detail": "Method Not Allowed"})));
+    let r = fa(
+        &app,
+        Method::PATCH,
+        "/api/v1/organizations",
+        Some(&owner.token),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body.clone()),
+        (405, json!({"detail": "Method Not Allowed"}))
+    );
 }
 
 // ---- §7 decisions
@@ -444,10 +853,20 @@ async fn unknown_ids_are_404_with_a_message() {
     let admin_id = admin["id"].as_str().unwrap();
     let nil = "00000000-0000-0000-0000-000000000000";
     let rev = revision(&app).await;
-    let r = fa(&app, Method::GET, &format!("/api/v1/organizations/{nil}"), Some(&owner.token), None).await;
+    let r = fa(
+        &app,
+        Method::GET,
+        &format!("/api/v1/organizations/{nil}"),
+        Some(&owner.token),
+        None,
+    )
+    .await;
     assert_eq!(assert_detail(&r, 404), "Organization not found");
     let r = assign(&app, &org, &owner.token, &stranger.id, admin_id).await;
-    assert_eq!(assert_detail(&r, 404), "User is not a member of this organization");
+    assert_eq!(
+        assert_detail(&r, 404),
+        "User is not a member of this organization"
+    );
     let r = assign(&app, &org, &owner.token, "usr_nobody", admin_id).await;
     assert_eq!(assert_detail(&r, 404), "User not found");
     let r = assign(&app, &org, &owner.token, "someone", admin_id).await;
@@ -461,16 +880,32 @@ async fn unknown_ids_are_404_with_a_message() {
         Method::POST,
         &format!("/api/v1/organizations/{other}/roles"),
         Some(&other_owner.token),
-        Some(json!({"name": "Theirs", "permissions": [{"name": "view_audit_log", "access": true}]})),
+        Some(
+            json!({"name": "Theirs", "permissions": [{"name": "view_audit_log", "access": true}]}),
+        ),
     )
     .await;
     assert_eq!(theirs.status, 200, "{:?}", theirs.body);
     let ada = app.user("Ada").await;
     add(&app, &org, &owner.token, &ada, None).await;
     let rev2 = revision(&app).await;
-    let r = assign(&app, &org, &owner.token, &ada.id, theirs.body["id"].as_str().unwrap()).await;
+    let r = assign(
+        &app,
+        &org,
+        &owner.token,
+        &ada.id,
+        theirs.body["id"].as_str().unwrap(),
+    )
+    .await;
     assert_eq!(assert_detail(&r, 404), "Role not found");
-    let r = fa(&app, Method::DELETE, &format!("/api/v1/organizations/{org}/users/usr_nobody"), Some(&owner.token), None).await;
+    let r = fa(
+        &app,
+        Method::DELETE,
+        &format!("/api/v1/organizations/{org}/users/usr_nobody"),
+        Some(&owner.token),
+        None,
+    )
+    .await;
     assert_detail(&r, 404);
     assert_eq!(revision(&app).await, rev2);
     assert!(rev2 > rev);
@@ -492,51 +927,180 @@ async fn organizations_create_upsert_default_and_cross_dialect() {
     let app = TestApp::spawn().await;
     let (org, owner) = fa_org(&app, "Acme").await;
     // The creator is the Owner, in both dialects.
-    let own = fa(&app, Method::GET, &format!("/api/v1/organizations/{org}/users/roles"), Some(&owner.token), None).await;
+    let own = fa(
+        &app,
+        Method::GET,
+        &format!("/api/v1/organizations/{org}/users/roles"),
+        Some(&owner.token),
+        None,
+    )
+    .await;
     assert_eq!(own.body["role"]["name"], json!("Owner"));
     let native = app.get("/v1/organizations", &owner.token).await;
     let listed = &native.body["organizations"][0];
-    assert_eq!(listed["id"], json!(org_typeid(&org)), "the same organization, spelled org_");
+    assert_eq!(
+        listed["id"],
+        json!(org_typeid(&org)),
+        "the same organization, spelled org_"
+    );
     assert_eq!(listed["owner_id"], json!(owner.id));
     assert_eq!(uuid_of(listed["id"].as_str().unwrap()), org);
     // Shape.
-    let got = fa(&app, Method::GET, &format!("/api/v1/organizations/{org}"), Some(&owner.token), None).await;
-    assert_eq!(keys(&got.body), sorted(vec!["id", "created_at", "updated_at", "name", "stripe_customer_id", "parse_plan_level"]));
+    let got = fa(
+        &app,
+        Method::GET,
+        &format!("/api/v1/organizations/{org}"),
+        Some(&owner.token),
+        None,
+    )
+    .await;
+    assert_eq!(
+        keys(&got.body),
+        sorted(vec![
+            "id",
+            "created_at",
+            "updated_at",
+            "name",
+            "stripe_customer_id",
+            "parse_plan_level"
+        ])
+    );
     // Upsert: the caller's organization of that name (case-insensitive), else a new one.
     let rev = revision(&app).await;
-    let same = fa(&app, Method::PUT, "/api/v1/organizations", Some(&owner.token), Some(json!({"name": " acme "}))).await;
+    let same = fa(
+        &app,
+        Method::PUT,
+        "/api/v1/organizations",
+        Some(&owner.token),
+        Some(json!({"name": " acme "})),
+    )
+    .await;
     assert_eq!((same.status, same.body["id"].clone()), (200, json!(org)));
     assert_eq!(revision(&app).await, rev, "finding it writes nothing");
     let stranger = app.user("Stranger").await;
-    let theirs = fa(&app, Method::PUT, "/api/v1/organizations", Some(&stranger.token), Some(json!({"name": "Acme"}))).await;
+    let theirs = fa(
+        &app,
+        Method::PUT,
+        "/api/v1/organizations",
+        Some(&stranger.token),
+        Some(json!({"name": "Acme"})),
+    )
+    .await;
     assert_eq!(theirs.status, 200);
-    assert_ne!(theirs.body["id"], json!(org), "only the caller's organizations are matched");
+    assert_ne!(
+        theirs.body["id"],
+        json!(org),
+        "only the caller's organizations are matched"
+    );
     // Update.
-    let renamed = fa(&app, Method::PUT, &format!("/api/v1/organizations/{org}"), Some(&owner.token), Some(json!({"name": "Acme 2"}))).await;
+    let renamed = fa(
+        &app,
+        Method::PUT,
+        &format!("/api/v1/organizations/{org}"),
+        Some(&owner.token),
+        Some(json!({"name": "Acme 2"})),
+    )
+    .await;
     assert_eq!(renamed.body["name"], json!("Acme 2"));
-    let unchanged = fa(&app, Method::PUT, &format!("/api/v1/organizations/{org}"), Some(&owner.token), Some(json!({"name": null}))).await;
-    assert_eq!((unchanged.status, unchanged.body["name"].clone()), (200, json!("Acme 2")));
+    let unchanged = fa(
+        &app,
+        Method::PUT,
+        &format!("/api/v1/organizations/{org}"),
+        Some(&owner.token),
+        Some(json!({"name": null})),
+    )
+    .await;
+    assert_eq!(
+        (unchanged.status, unchanged.body["name"].clone()),
+        (200, json!("Acme 2"))
+    );
     // Default organization.
-    let d = fa(&app, Method::GET, "/api/v1/organizations/default", Some(&owner.token), None).await;
+    let d = fa(
+        &app,
+        Method::GET,
+        "/api/v1/organizations/default",
+        Some(&owner.token),
+        None,
+    )
+    .await;
     assert_eq!(d.body["id"], json!(org), "the oldest membership");
-    let second = fa(&app, Method::POST, "/api/v1/organizations", Some(&owner.token), Some(json!({"name": "Second"}))).await;
+    let second = fa(
+        &app,
+        Method::POST,
+        "/api/v1/organizations",
+        Some(&owner.token),
+        Some(json!({"name": "Second"})),
+    )
+    .await;
     let second_id = second.body["id"].as_str().unwrap();
-    let set = fa(&app, Method::PUT, "/api/v1/organizations/default", Some(&owner.token), Some(json!({"organization_id": second_id}))).await;
-    assert_eq!((set.status, set.body["id"].as_str()), (200, Some(second_id)));
-    let d = fa(&app, Method::GET, "/api/v1/organizations/default", Some(&owner.token), None).await;
+    let set = fa(
+        &app,
+        Method::PUT,
+        "/api/v1/organizations/default",
+        Some(&owner.token),
+        Some(json!({"organization_id": second_id})),
+    )
+    .await;
+    assert_eq!(
+        (set.status, set.body["id"].as_str()),
+        (200, Some(second_id))
+    );
+    let d = fa(
+        &app,
+        Method::GET,
+        "/api/v1/organizations/default",
+        Some(&owner.token),
+        None,
+    )
+    .await;
     assert_eq!(d.body["id"], json!(second_id));
-    let r = fa(&app, Method::PUT, "/api/v1/organizations/default", Some(&stranger.token), Some(json!({"organization_id": second_id}))).await;
+    let r = fa(
+        &app,
+        Method::PUT,
+        "/api/v1/organizations/default",
+        Some(&stranger.token),
+        Some(json!({"organization_id": second_id})),
+    )
+    .await;
     assert_detail(&r, 403);
-    let r = fa(&app, Method::PUT, "/api/v1/organizations/default", Some(&owner.token), Some(json!({"organization_id": "x"}))).await;
+    let r = fa(
+        &app,
+        Method::PUT,
+        "/api/v1/organizations/default",
+        Some(&owner.token),
+        Some(json!({"organization_id": "x"})),
+    )
+    .await;
     assert_422(&r, &[(json!(["body", "organization_id"]), "uuid_parsing")]);
-    let r = fa(&app, Method::GET, "/api/v1/organizations/default", Some(PLATFORM_KEY), None).await;
+    let r = fa(
+        &app,
+        Method::GET,
+        "/api/v1/organizations/default",
+        Some(PLATFORM_KEY),
+        None,
+    )
+    .await;
     assert_detail(&r, 404);
     let newcomer = app.user("Newcomer").await;
-    let r = fa(&app, Method::GET, "/api/v1/organizations/default", Some(&newcomer.token), None).await;
+    let r = fa(
+        &app,
+        Method::GET,
+        "/api/v1/organizations/default",
+        Some(&newcomer.token),
+        None,
+    )
+    .await;
     assert_detail(&r, 404);
     // An organization created in the organization API is listed here in UUID form.
     let (native_org, native_owner) = app.org("Native").await;
-    let listed = fa(&app, Method::GET, "/api/v1/organizations", Some(&native_owner.token), None).await;
+    let listed = fa(
+        &app,
+        Method::GET,
+        "/api/v1/organizations",
+        Some(&native_owner.token),
+        None,
+    )
+    .await;
     assert_eq!(listed.body[0]["id"], json!(uuid_of(&native_org)));
 }
 
@@ -548,10 +1112,15 @@ async fn a_role_assigned_here_decides_everywhere() {
     add(&app, &org, &owner.token, &ada, None).await;
     let native = org_typeid(&org);
     let check = |perm: &'static str| {
-        let (app, native, ada_id, token) = (&app, native.clone(), ada.id.clone(), owner.token.clone());
+        let (app, native, ada_id, token) =
+            (&app, native.clone(), ada.id.clone(), owner.token.clone());
         async move {
             let r = app
-                .post(&format!("/v1/organizations/{native}/check"), &token, json!({"user_id": ada_id, "permission": perm}))
+                .post(
+                    &format!("/v1/organizations/{native}/check"),
+                    &token,
+                    json!({"user_id": ada_id, "permission": perm}),
+                )
                 .await;
             assert_eq!(r.status, 200, "{:?}", r.body);
             r.body["allowed"].as_bool().unwrap()
@@ -559,16 +1128,50 @@ async fn a_role_assigned_here_decides_everywhere() {
     };
     assert!(!check("manage_roles").await);
     let admin = role(&app, &org, &owner.token, "Admin").await;
-    assert_eq!(assign(&app, &org, &owner.token, &ada.id, admin["id"].as_str().unwrap()).await.status, 200);
-    assert!(check("manage_roles").await, "the check sees the new role at once");
-    let m = app.get(&format!("/v1/organizations/{native}/users/{}", ada.id), &owner.token).await;
-    assert_eq!(m.body["role"]["id"], json!("role_admin"), "the member's primary role");
+    assert_eq!(
+        assign(
+            &app,
+            &org,
+            &owner.token,
+            &ada.id,
+            admin["id"].as_str().unwrap()
+        )
+        .await
+        .status,
+        200
+    );
+    assert!(
+        check("manage_roles").await,
+        "the check sees the new role at once"
+    );
+    let m = app
+        .get(
+            &format!("/v1/organizations/{native}/users/{}", ada.id),
+            &owner.token,
+        )
+        .await;
+    assert_eq!(
+        m.body["role"]["id"],
+        json!("role_admin"),
+        "the member's primary role"
+    );
     // And the other way: a role set in the organization API shows here.
     let r = app
-        .put(&format!("/v1/organizations/{native}/users/{}", ada.id), &owner.token, json!({"role_id": "role_member"}))
+        .put(
+            &format!("/v1/organizations/{native}/users/{}", ada.id),
+            &owner.token,
+            json!({"role_id": "role_member"}),
+        )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    let own = fa(&app, Method::GET, &format!("/api/v1/organizations/{org}/users/roles"), Some(&ada.token), None).await;
+    let own = fa(
+        &app,
+        Method::GET,
+        &format!("/api/v1/organizations/{org}/users/roles"),
+        Some(&ada.token),
+        None,
+    )
+    .await;
     assert_eq!(own.body["role"]["name"], json!("Member"));
     assert!(!check("manage_roles").await);
 }
@@ -585,20 +1188,58 @@ async fn role_changes_follow_the_owner_and_escalation_rules() {
     add(&app, &org, &owner.token, &other, None).await;
     let rev = revision(&app).await;
     // The creator (the designated owner) keeps the Owner role.
-    let r = assign(&app, &org, &owner.token, &owner.id, member["id"].as_str().unwrap()).await;
+    let r = assign(
+        &app,
+        &org,
+        &owner.token,
+        &owner.id,
+        member["id"].as_str().unwrap(),
+    )
+    .await;
     assert_detail(&r, 409);
     // An Admin may not hand out Owner.
-    let r = assign(&app, &org, &admin_user.token, &other.id, owner_role["id"].as_str().unwrap()).await;
+    let r = assign(
+        &app,
+        &org,
+        &admin_user.token,
+        &other.id,
+        owner_role["id"].as_str().unwrap(),
+    )
+    .await;
     assert_detail(&r, 403);
     // Nor take it away: the creator stays Owner.
-    let r = assign(&app, &org, &admin_user.token, &owner.id, member["id"].as_str().unwrap()).await;
+    let r = assign(
+        &app,
+        &org,
+        &admin_user.token,
+        &owner.id,
+        member["id"].as_str().unwrap(),
+    )
+    .await;
     assert!(r.status == 403 || r.status == 409, "{:?}", r.body);
     assert_eq!(revision(&app).await, rev, "nothing changed");
     // The Owner may make another Owner.
-    let r = assign(&app, &org, &owner.token, &other.id, owner_role["id"].as_str().unwrap()).await;
-    assert_eq!((r.status, r.body["role"]["name"].clone()), (200, json!("Owner")));
+    let r = assign(
+        &app,
+        &org,
+        &owner.token,
+        &other.id,
+        owner_role["id"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body["role"]["name"].clone()),
+        (200, json!("Owner"))
+    );
     // The owner cannot be removed.
-    let r = fa(&app, Method::DELETE, &format!("/api/v1/organizations/{org}/users/{}", owner.id), Some(&owner.token), None).await;
+    let r = fa(
+        &app,
+        Method::DELETE,
+        &format!("/api/v1/organizations/{org}/users/{}", owner.id),
+        Some(&owner.token),
+        None,
+    )
+    .await;
     assert_detail(&r, 409);
 }
 
@@ -629,21 +1270,71 @@ async fn adding_users_by_id_and_email_links_or_invites() {
     assert_eq!(pending, vec![&json!(false), &json!(false), &json!(true)]);
     assert_eq!(
         keys(&out[0]),
-        sorted(vec!["id", "created_at", "updated_at", "email", "user_id", "organization_id", "pending", "invited_by_user_id", "invited_by_user_email", "roles"])
+        sorted(vec![
+            "id",
+            "created_at",
+            "updated_at",
+            "email",
+            "user_id",
+            "organization_id",
+            "pending",
+            "invited_by_user_id",
+            "invited_by_user_email",
+            "roles"
+        ])
     );
     assert_eq!(out[1]["roles"][0]["role"]["name"], json!("Admin"));
     assert_eq!(out[2]["invited_by_user_id"], json!(owner.id));
     // The invitation is the organization API's invitation.
     let native = org_typeid(&org);
-    let inv = app.get(&format!("/v1/organizations/{native}/invitation?email=newcomer@example.test"), &owner.token).await;
-    assert_eq!((inv.status, inv.body["status"].clone()), (200, json!("pending")), "{:?}", inv.body);
+    let inv = app
+        .get(
+            &format!("/v1/organizations/{native}/invitation?email=newcomer@example.test"),
+            &owner.token,
+        )
+        .await;
+    assert_eq!(
+        (inv.status, inv.body["status"].clone()),
+        (200, json!("pending")),
+        "{:?}",
+        inv.body
+    );
     // Members in the organization API.
-    let m = app.get(&format!("/v1/organizations/{native}/users/{}", ben.id), &owner.token).await;
-    assert_eq!((m.status, m.body["role"]["id"].clone()), (200, json!("role_admin")));
+    let m = app
+        .get(
+            &format!("/v1/organizations/{native}/users/{}", ben.id),
+            &owner.token,
+        )
+        .await;
+    assert_eq!(
+        (m.status, m.body["role"]["id"].clone()),
+        (200, json!("role_admin"))
+    );
     // The list shows members then the pending signup.
-    let users = fa(&app, Method::GET, &format!("/api/v1/organizations/{org}/users"), Some(&owner.token), None).await;
-    let emails: Vec<&str> = users.body.as_array().unwrap().iter().map(|u| u["email"].as_str().unwrap()).collect();
-    assert_eq!(emails, vec![owner.email.as_str(), ada.email.as_str(), ben.email.as_str(), "newcomer@example.test"]);
+    let users = fa(
+        &app,
+        Method::GET,
+        &format!("/api/v1/organizations/{org}/users"),
+        Some(&owner.token),
+        None,
+    )
+    .await;
+    let emails: Vec<&str> = users
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        emails,
+        vec![
+            owner.email.as_str(),
+            ada.email.as_str(),
+            ben.email.as_str(),
+            "newcomer@example.test"
+        ]
+    );
     // Again: nothing changes, the same memberships come back.
     let rev = revision(&app).await;
     let again = fa(
@@ -692,12 +1383,26 @@ async fn batches_are_all_or_nothing() {
         json!([{"user_id": ada.id}, {"user_id": owner.id}]),
         json!([{"user_id": ada.id}, {"email": "nobody@example.test"}]),
     ] {
-        let r = fa(&app, Method::PUT, &format!("/api/v1/organizations/{org}/users/remove"), Some(&owner.token), Some(body)).await;
+        let r = fa(
+            &app,
+            Method::PUT,
+            &format!("/api/v1/organizations/{org}/users/remove"),
+            Some(&owner.token),
+            Some(body),
+        )
+        .await;
         assert!(r.status == 404 || r.status == 409, "{:?}", r.body);
         assert_detail(&r, r.status);
     }
     assert_eq!(revision(&app).await, rev, "nobody was removed");
-    let users = fa(&app, Method::GET, &format!("/api/v1/organizations/{org}/users"), Some(&owner.token), None).await;
+    let users = fa(
+        &app,
+        Method::GET,
+        &format!("/api/v1/organizations/{org}/users"),
+        Some(&owner.token),
+        None,
+    )
+    .await;
     assert_eq!(users.body.as_array().unwrap().len(), 3);
 }
 
@@ -722,28 +1427,99 @@ async fn custom_roles_with_denials_and_role_removal() {
     .await;
     assert_eq!(made.status, 200, "{:?}", made.body);
     assert_eq!(made.body["organization_id"], json!(org));
-    let perms: Vec<(Value, Value)> = made.body["permissions"].as_array().unwrap().iter().map(|p| (p["name"].clone(), p["access"].clone())).collect();
-    assert_eq!(perms, vec![(json!("manage_users"), json!(false)), (json!("view_audit_log"), json!(true))]);
+    let perms: Vec<(Value, Value)> = made.body["permissions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["name"].clone(), p["access"].clone()))
+        .collect();
+    assert_eq!(
+        perms,
+        vec![
+            (json!("manage_users"), json!(false)),
+            (json!("view_audit_log"), json!(true))
+        ]
+    );
     let rid = made.body["id"].as_str().unwrap().to_owned();
     // The same role in the organization API, with the denial.
     let typeid = roster_core::RoleId(uuid::Uuid::parse_str(&rid).unwrap()).to_string();
-    let nr = app.get(&format!("/v1/organizations/{native}/roles/{typeid}"), &owner.token).await;
+    let nr = app
+        .get(
+            &format!("/v1/organizations/{native}/roles/{typeid}"),
+            &owner.token,
+        )
+        .await;
     assert_eq!(nr.body["denied_capabilities"], json!(["manage_users"]));
     // Held beside a role that grants manage_users, the denial wins.
-    let r = app.post(&format!("/v1/organizations/{native}/roles/{typeid}/members"), &owner.token, json!({"user_id": ada.id})).await;
+    let r = app
+        .post(
+            &format!("/v1/organizations/{native}/roles/{typeid}/members"),
+            &owner.token,
+            json!({"user_id": ada.id}),
+        )
+        .await;
     assert!(r.status < 300, "{:?}", r.body);
-    let c = app.post(&format!("/v1/organizations/{native}/check"), &owner.token, json!({"user_id": ada.id, "permission": "manage_users"})).await;
+    let c = app
+        .post(
+            &format!("/v1/organizations/{native}/check"),
+            &owner.token,
+            json!({"user_id": ada.id, "permission": "manage_users"}),
+        )
+        .await;
     assert_eq!(c.body["allowed"], json!(false), "deny beats allow");
-    let users = fa(&app, Method::GET, &format!("/api/v1/organizations/{org}/users"), Some(&owner.token), None).await;
-    let entry = users.body.as_array().unwrap().iter().find(|u| u["user_id"] == json!(ada.id)).unwrap().clone();
-    let names: Vec<&Value> = entry["roles"].as_array().unwrap().iter().map(|r| &r["role"]["name"]).collect();
-    assert_eq!(names, vec![&json!("Department Manager"), &json!("No Users")], "primary first");
+    let users = fa(
+        &app,
+        Method::GET,
+        &format!("/api/v1/organizations/{org}/users"),
+        Some(&owner.token),
+        None,
+    )
+    .await;
+    let entry = users
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["user_id"] == json!(ada.id))
+        .unwrap()
+        .clone();
+    let names: Vec<&Value> = entry["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["role"]["name"])
+        .collect();
+    assert_eq!(
+        names,
+        vec![&json!("Department Manager"), &json!("No Users")],
+        "primary first"
+    );
     // Remove the role from the user (extension): allowed again.
-    let r = fa(&app, Method::DELETE, &format!("/api/v1/organizations/{org}/users/{}/roles/{rid}", ada.id), Some(&owner.token), None).await;
+    let r = fa(
+        &app,
+        Method::DELETE,
+        &format!("/api/v1/organizations/{org}/users/{}/roles/{rid}", ada.id),
+        Some(&owner.token),
+        None,
+    )
+    .await;
     assert_eq!((r.status, r.body.clone()), (204, Value::Null));
-    let c = app.post(&format!("/v1/organizations/{native}/check"), &owner.token, json!({"user_id": ada.id, "permission": "manage_users"})).await;
+    let c = app
+        .post(
+            &format!("/v1/organizations/{native}/check"),
+            &owner.token,
+            json!({"user_id": ada.id, "permission": "manage_users"}),
+        )
+        .await;
     assert_eq!(c.body["allowed"], json!(true));
-    let r = fa(&app, Method::DELETE, &format!("/api/v1/organizations/{org}/users/{}/roles/{rid}", ada.id), Some(&owner.token), None).await;
+    let r = fa(
+        &app,
+        Method::DELETE,
+        &format!("/api/v1/organizations/{org}/users/{}/roles/{rid}", ada.id),
+        Some(&owner.token),
+        None,
+    )
+    .await;
     assert_detail(&r, 404);
     // Update and delete the role.
     let up = fa(
@@ -755,19 +1531,63 @@ async fn custom_roles_with_denials_and_role_removal() {
     )
     .await;
     assert_eq!(up.status, 200, "{:?}", up.body);
-    assert_eq!((up.body["name"].clone(), up.body["permissions"].as_array().unwrap().len()), (json!("Auditors"), 1));
-    let r = fa(&app, Method::POST, &format!("/api/v1/organizations/{org}/roles"), Some(&owner.token), Some(json!({"name": "Bad", "permissions": [{"name": "no_such_key", "access": true}]}))).await;
+    assert_eq!(
+        (
+            up.body["name"].clone(),
+            up.body["permissions"].as_array().unwrap().len()
+        ),
+        (json!("Auditors"), 1)
+    );
+    let r = fa(
+        &app,
+        Method::POST,
+        &format!("/api/v1/organizations/{org}/roles"),
+        Some(&owner.token),
+        Some(json!({"name": "Bad", "permissions": [{"name": "no_such_key", "access": true}]})),
+    )
+    .await;
     assert_422(&r, &[(json!(["body", "permissions"]), "value_error")]);
     let r = fa(&app, Method::POST, &format!("/api/v1/organizations/{org}/roles"), Some(&owner.token), Some(json!({"name": "Auditors", "permissions": [{"name": "view_audit_log", "access": true}]}))).await;
     assert_detail(&r, 409);
-    let r = fa(&app, Method::POST, &format!("/api/v1/organizations/{org}/roles"), Some(&owner.token), Some(json!({"name": "X", "permissions": [{"name": "view_audit_log"}]}))).await;
-    assert_422(&r, &[(json!(["body", "permissions", 0, "access"]), "missing")]);
+    let r = fa(
+        &app,
+        Method::POST,
+        &format!("/api/v1/organizations/{org}/roles"),
+        Some(&owner.token),
+        Some(json!({"name": "X", "permissions": [{"name": "view_audit_log"}]})),
+    )
+    .await;
+    assert_422(
+        &r,
+        &[(json!(["body", "permissions", 0, "access"]), "missing")],
+    );
     let admin = uuid_of("role_admin");
-    let r = fa(&app, Method::DELETE, &format!("/api/v1/organizations/{org}/roles/{admin}"), Some(&owner.token), None).await;
+    let r = fa(
+        &app,
+        Method::DELETE,
+        &format!("/api/v1/organizations/{org}/roles/{admin}"),
+        Some(&owner.token),
+        None,
+    )
+    .await;
     assert_detail(&r, 403);
-    let r = fa(&app, Method::DELETE, &format!("/api/v1/organizations/{org}/roles/{rid}"), Some(&owner.token), None).await;
+    let r = fa(
+        &app,
+        Method::DELETE,
+        &format!("/api/v1/organizations/{org}/roles/{rid}"),
+        Some(&owner.token),
+        None,
+    )
+    .await;
     assert_eq!(r.status, 204);
-    let r = fa(&app, Method::DELETE, &format!("/api/v1/organizations/{org}/roles/not-a-uuid"), Some(&owner.token), None).await;
+    let r = fa(
+        &app,
+        Method::DELETE,
+        &format!("/api/v1/organizations/{org}/roles/not-a-uuid"),
+        Some(&owner.token),
+        None,
+    )
+    .await;
     assert_422(&r, &[(json!(["path", "role_id"]), "uuid_parsing")]);
 }
 
@@ -778,12 +1598,36 @@ async fn removing_a_primary_role_falls_back_to_member() {
     let ada = app.user("Ada").await;
     let admin = uuid_of("role_admin");
     add(&app, &org, &owner.token, &ada, Some(&admin)).await;
-    let r = fa(&app, Method::DELETE, &format!("/api/v1/organizations/{org}/users/{}/roles/{admin}", ada.id), Some(&owner.token), None).await;
+    let r = fa(
+        &app,
+        Method::DELETE,
+        &format!("/api/v1/organizations/{org}/users/{}/roles/{admin}", ada.id),
+        Some(&owner.token),
+        None,
+    )
+    .await;
     assert_eq!(r.status, 204, "{:?}", r.body);
-    let own = fa(&app, Method::GET, &format!("/api/v1/organizations/{org}/users/roles"), Some(&ada.token), None).await;
+    let own = fa(
+        &app,
+        Method::GET,
+        &format!("/api/v1/organizations/{org}/users/roles"),
+        Some(&ada.token),
+        None,
+    )
+    .await;
     assert_eq!(own.body["role"]["name"], json!("Member"));
     let member = uuid_of("role_member");
-    let r = fa(&app, Method::DELETE, &format!("/api/v1/organizations/{org}/users/{}/roles/{member}", ada.id), Some(&owner.token), None).await;
+    let r = fa(
+        &app,
+        Method::DELETE,
+        &format!(
+            "/api/v1/organizations/{org}/users/{}/roles/{member}",
+            ada.id
+        ),
+        Some(&owner.token),
+        None,
+    )
+    .await;
     assert_422(&r, &[(json!(["path", "role_id"]), "value_error")]);
 }
 
@@ -791,16 +1635,69 @@ async fn removing_a_primary_role_falls_back_to_member() {
 async fn api_keys_and_the_platform_see_their_role() {
     let app = TestApp::spawn().await;
     let (org, owner) = fa_org(&app, "Keys").await;
-    let r = fa(&app, Method::GET, &format!("/api/v1/organizations/{org}/users/roles"), Some(PLATFORM_KEY), None).await;
-    assert_eq!((r.status, r.body.clone()), (200, Value::Null), "the platform key is no user");
-    let r = fa(&app, Method::GET, "/api/v1/organizations", Some(PLATFORM_KEY), None).await;
-    assert!(r.body.as_array().unwrap().iter().any(|o| o["id"] == json!(org)));
-    let made = fa(&app, Method::POST, "/api/v1/organizations", Some(PLATFORM_KEY), Some(json!({"name": "Ownerless"}))).await;
+    let r = fa(
+        &app,
+        Method::GET,
+        &format!("/api/v1/organizations/{org}/users/roles"),
+        Some(PLATFORM_KEY),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body.clone()),
+        (200, Value::Null),
+        "the platform key is no user"
+    );
+    let r = fa(
+        &app,
+        Method::GET,
+        "/api/v1/organizations",
+        Some(PLATFORM_KEY),
+        None,
+    )
+    .await;
+    assert!(r
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|o| o["id"] == json!(org)));
+    let made = fa(
+        &app,
+        Method::POST,
+        "/api/v1/organizations",
+        Some(PLATFORM_KEY),
+        Some(json!({"name": "Ownerless"})),
+    )
+    .await;
     assert_eq!(made.status, 200);
-    let r = fa(&app, Method::GET, &format!("/api/v1/organizations/{org}/usage?get_current_invoice_total=maybe"), Some(&owner.token), None).await;
-    assert_422(&r, &[(json!(["query", "get_current_invoice_total"]), "bool_parsing")]);
-    let r = fa(&app, Method::GET, &format!("/api/v1/organizations/{org}/usage?get_current_invoice_total=true"), Some(&owner.token), None).await;
-    assert_eq!((r.status, r.body["usage"]["total_users"].clone()), (200, json!(1)));
+    let r = fa(
+        &app,
+        Method::GET,
+        &format!("/api/v1/organizations/{org}/usage?get_current_invoice_total=maybe"),
+        Some(&owner.token),
+        None,
+    )
+    .await;
+    assert_422(
+        &r,
+        &[(
+            json!(["query", "get_current_invoice_total"]),
+            "bool_parsing",
+        )],
+    );
+    let r = fa(
+        &app,
+        Method::GET,
+        &format!("/api/v1/organizations/{org}/usage?get_current_invoice_total=true"),
+        Some(&owner.token),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body["usage"]["total_users"].clone()),
+        (200, json!(1))
+    );
 }
 
 // ---- projects
@@ -811,35 +1708,120 @@ async fn projects_and_user_projects() {
     let (org, owner) = fa_org(&app, "Projects").await;
     let ada = app.user("Ada").await;
     add(&app, &org, &owner.token, &ada, None).await;
-    let p = fa(&app, Method::POST, &format!("/api/v1/projects?organization_id={org}"), Some(&owner.token), Some(json!({"name": "Docs"}))).await;
+    let p = fa(
+        &app,
+        Method::POST,
+        &format!("/api/v1/projects?organization_id={org}"),
+        Some(&owner.token),
+        Some(json!({"name": "Docs"})),
+    )
+    .await;
     assert_eq!(p.status, 200, "{:?}", p.body);
-    assert_eq!(keys(&p.body), sorted(vec!["id", "name", "created_at", "updated_at", "ad_hoc_eval_dataset_id", "organization_id", "is_default"]));
+    assert_eq!(
+        keys(&p.body),
+        sorted(vec![
+            "id",
+            "name",
+            "created_at",
+            "updated_at",
+            "ad_hoc_eval_dataset_id",
+            "organization_id",
+            "is_default"
+        ])
+    );
     let pid = p.body["id"].as_str().unwrap().to_owned();
     assert!(is_uuid(&p.body["id"]));
     // Without organization_id: the caller's default organization.
-    let listed = fa(&app, Method::GET, "/api/v1/projects", Some(&owner.token), None).await;
+    let listed = fa(
+        &app,
+        Method::GET,
+        "/api/v1/projects",
+        Some(&owner.token),
+        None,
+    )
+    .await;
     assert_eq!(listed.body[0]["id"], json!(pid));
-    let named = fa(&app, Method::GET, "/api/v1/projects?project_name=Nope", Some(&owner.token), None).await;
+    let named = fa(
+        &app,
+        Method::GET,
+        "/api/v1/projects?project_name=Nope",
+        Some(&owner.token),
+        None,
+    )
+    .await;
     assert_eq!(named.body, json!([]));
-    let up = fa(&app, Method::PUT, "/api/v1/projects", Some(&owner.token), Some(json!({"name": "Docs"}))).await;
+    let up = fa(
+        &app,
+        Method::PUT,
+        "/api/v1/projects",
+        Some(&owner.token),
+        Some(json!({"name": "Docs"})),
+    )
+    .await;
     assert_eq!(up.body["id"], json!(pid), "upsert by name");
-    let got = fa(&app, Method::GET, &format!("/api/v1/projects/{pid}"), Some(&owner.token), None).await;
+    let got = fa(
+        &app,
+        Method::GET,
+        &format!("/api/v1/projects/{pid}"),
+        Some(&owner.token),
+        None,
+    )
+    .await;
     assert_eq!(got.body["name"], json!("Docs"));
     let stranger = app.user("Stranger").await;
-    let r = fa(&app, Method::GET, &format!("/api/v1/projects/{pid}"), Some(&stranger.token), None).await;
-    assert_eq!(assert_detail(&r, 404), "Project not found", "other tenants' projects do not exist");
-    let r = fa(&app, Method::GET, "/api/v1/projects/not-a-uuid", Some(&owner.token), None).await;
+    let r = fa(
+        &app,
+        Method::GET,
+        &format!("/api/v1/projects/{pid}"),
+        Some(&stranger.token),
+        None,
+    )
+    .await;
+    assert_eq!(
+        assert_detail(&r, 404),
+        "Project not found",
+        "other tenants' projects do not exist"
+    );
+    let r = fa(
+        &app,
+        Method::GET,
+        "/api/v1/projects/not-a-uuid",
+        Some(&owner.token),
+        None,
+    )
+    .await;
     assert_422(&r, &[(json!(["path", "project_id"]), "uuid_parsing")]);
     // A user's projects.
     let base = format!("/api/v1/organizations/{org}/users/{}/projects", ada.id);
     let r = fa(&app, Method::PUT, &base, Some(&owner.token), None).await;
     assert_422(&r, &[(json!(["query", "project_id"]), "missing")]);
-    let r = fa(&app, Method::PUT, &format!("{base}?project_id=nope"), Some(&owner.token), None).await;
+    let r = fa(
+        &app,
+        Method::PUT,
+        &format!("{base}?project_id=nope"),
+        Some(&owner.token),
+        None,
+    )
+    .await;
     assert_422(&r, &[(json!(["query", "project_id"]), "uuid_parsing")]);
-    let r = fa(&app, Method::PUT, &format!("{base}?project_id={pid}"), Some(&ada.token), None).await;
+    let r = fa(
+        &app,
+        Method::PUT,
+        &format!("{base}?project_id={pid}"),
+        Some(&ada.token),
+        None,
+    )
+    .await;
     assert_detail(&r, 403);
     for _ in 0..2 {
-        let r = fa(&app, Method::PUT, &format!("{base}?project_id={pid}"), Some(&owner.token), None).await;
+        let r = fa(
+            &app,
+            Method::PUT,
+            &format!("{base}?project_id={pid}"),
+            Some(&owner.token),
+            None,
+        )
+        .await;
         assert_eq!(r.status, 200, "{:?}", r.body);
     }
     let mine = fa(&app, Method::GET, &base, Some(&ada.token), None).await;
@@ -849,34 +1831,82 @@ async fn projects_and_user_projects() {
     let native = org_typeid(&org);
     let typeid = roster_core::ProjectId(uuid::Uuid::parse_str(&pid).unwrap()).to_string();
     let check = app
-        .post(&format!("/v1/organizations/{native}/check"), &owner.token, json!({"user_id": ada.id, "permission": "api.project.read", "project_id": typeid}))
+        .post(
+            &format!("/v1/organizations/{native}/check"),
+            &owner.token,
+            json!({"user_id": ada.id, "permission": "api.project.read", "project_id": typeid}),
+        )
         .await;
     assert_eq!(check.body["allowed"], json!(true), "{:?}", check.body);
-    let r = fa(&app, Method::DELETE, &format!("{base}/{pid}"), Some(&owner.token), None).await;
+    let r = fa(
+        &app,
+        Method::DELETE,
+        &format!("{base}/{pid}"),
+        Some(&owner.token),
+        None,
+    )
+    .await;
     assert_eq!((r.status, r.body.clone()), (200, json!({})));
     let mine = fa(&app, Method::GET, &base, Some(&owner.token), None).await;
     assert_eq!(mine.body, json!([]));
     // Adding users with project_ids.
     let ben = app.user("Ben").await;
-    let r = fa(&app, Method::PUT, &format!("/api/v1/organizations/{org}/users"), Some(&owner.token), Some(json!([{"user_id": ben.id, "project_ids": [pid]}]))).await;
+    let r = fa(
+        &app,
+        Method::PUT,
+        &format!("/api/v1/organizations/{org}/users"),
+        Some(&owner.token),
+        Some(json!([{"user_id": ben.id, "project_ids": [pid]}])),
+    )
+    .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    let bens = fa(&app, Method::GET, &format!("/api/v1/organizations/{org}/users/{}/projects", ben.id), Some(&owner.token), None).await;
+    let bens = fa(
+        &app,
+        Method::GET,
+        &format!("/api/v1/organizations/{org}/users/{}/projects", ben.id),
+        Some(&owner.token),
+        None,
+    )
+    .await;
     assert_eq!(bens.body[0]["id"], json!(pid));
-    let renamed = fa(&app, Method::PUT, &format!("/api/v1/projects/{pid}"), Some(&owner.token), Some(json!({"name": "Docs 2"}))).await;
+    let renamed = fa(
+        &app,
+        Method::PUT,
+        &format!("/api/v1/projects/{pid}"),
+        Some(&owner.token),
+        Some(json!({"name": "Docs 2"})),
+    )
+    .await;
     assert_eq!(renamed.body["name"], json!("Docs 2"));
-    let r = fa(&app, Method::DELETE, &format!("/api/v1/projects/{pid}"), Some(&owner.token), None).await;
+    let r = fa(
+        &app,
+        Method::DELETE,
+        &format!("/api/v1/projects/{pid}"),
+        Some(&owner.token),
+        None,
+    )
+    .await;
     assert_eq!((r.status, r.body.clone()), (204, Value::Null));
-    let r = fa(&app, Method::GET, &format!("/api/v1/projects/{pid}"), Some(&owner.token), None).await;
+    let r = fa(
+        &app,
+        Method::GET,
+        &format!("/api/v1/projects/{pid}"),
+        Some(&owner.token),
+        None,
+    )
+    .await;
     assert_detail(&r, 404);
 }
 
 // ---- the session cookie and cross-site writes
 
+#[allow(clippy::unwrap_used)]
 async fn login(app: &TestApp, user: &TestUser, headers: &[(&str, &str)]) -> Res {
     let body = json!({"email": user.email, "password": "correct horse"}).to_string();
     raw(app, Method::POST, "/v1/auth/login", headers, Some(&body)).await
 }
 
+#[allow(clippy::unwrap_used)]
 fn cookie_of(r: &Res) -> String {
     r.headers["set-cookie"].to_str().unwrap().to_owned()
 }
@@ -899,21 +1929,59 @@ async fn login_sets_the_session_cookie_and_logout_clears_it() {
 
     // The cookie authenticates every dialect.
     let cookie = format!("session={token}");
-    let r = raw(&app, Method::GET, &format!("/api/v1/organizations/{org}"), &[("cookie", &cookie)], None).await;
+    let r = raw(
+        &app,
+        Method::GET,
+        &format!("/api/v1/organizations/{org}"),
+        &[("cookie", &cookie)],
+        None,
+    )
+    .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    let r = raw(&app, Method::GET, "/v1/organizations", &[("cookie", &format!("theme=dark; {cookie}"))], None).await;
+    let r = raw(
+        &app,
+        Method::GET,
+        "/v1/organizations",
+        &[("cookie", &format!("theme=dark; {cookie}"))],
+        None,
+    )
+    .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     // A header credential wins over the cookie.
     let other = app.user("Other").await;
     let auth = format!("Bearer {}", other.token);
-    let r = raw(&app, Method::GET, &format!("/api/v1/organizations/{org}"), &[("cookie", &cookie), ("authorization", &auth)], None).await;
+    let r = raw(
+        &app,
+        Method::GET,
+        &format!("/api/v1/organizations/{org}"),
+        &[("cookie", &cookie), ("authorization", &auth)],
+        None,
+    )
+    .await;
     assert_detail(&r, 403);
 
-    let out = raw(&app, Method::POST, "/v1/auth/logout", &[("cookie", &cookie), ("origin", &app.base)], None).await;
+    let out = raw(
+        &app,
+        Method::POST,
+        "/v1/auth/logout",
+        &[("cookie", &cookie), ("origin", &app.base)],
+        None,
+    )
+    .await;
     assert_eq!(out.status, 204, "{:?}", out.body);
     let cleared = cookie_of(&out);
-    assert!(cleared.starts_with("session=;") && cleared.contains("Max-Age=0"), "{cleared}");
-    let r = raw(&app, Method::GET, &format!("/api/v1/organizations/{org}"), &[("cookie", &cookie)], None).await;
+    assert!(
+        cleared.starts_with("session=;") && cleared.contains("Max-Age=0"),
+        "{cleared}"
+    );
+    let r = raw(
+        &app,
+        Method::GET,
+        &format!("/api/v1/organizations/{org}"),
+        &[("cookie", &cookie)],
+        None,
+    )
+    .await;
     assert_eq!(assert_detail(&r, 401), "Invalid authentication credentials");
 }
 
@@ -927,9 +1995,19 @@ async fn cookie_writes_from_other_sites_are_refused() {
     let host = app.base.trim_start_matches("http://").to_owned();
     let rev = revision(&app).await;
     for headers in [
-        vec![("cookie", cookie.as_str()), ("origin", "https://evil.example")],
-        vec![("cookie", cookie.as_str()), ("sec-fetch-site", "cross-site")],
-        vec![("cookie", cookie.as_str()), ("sec-fetch-site", "same-site"), ("origin", app.base.as_str())],
+        vec![
+            ("cookie", cookie.as_str()),
+            ("origin", "https://evil.example"),
+        ],
+        vec![
+            ("cookie", cookie.as_str()),
+            ("sec-fetch-site", "cross-site"),
+        ],
+        vec![
+            ("cookie", cookie.as_str()),
+            ("sec-fetch-site", "same-site"),
+            ("origin", app.base.as_str()),
+        ],
         vec![("cookie", cookie.as_str()), ("origin", "null")],
     ] {
         let r = raw(&app, Method::PUT, &path, &headers, body).await;
@@ -951,15 +2029,28 @@ async fn cookie_writes_from_other_sites_are_refused() {
     assert_eq!(got.body["name"], json!("Csrf"));
 
     // Reads pass; same-origin writes pass; header credentials are not checked.
-    let r = raw(&app, Method::GET, &path, &[("cookie", &cookie), ("sec-fetch-site", "cross-site")], None).await;
+    let r = raw(
+        &app,
+        Method::GET,
+        &path,
+        &[("cookie", &cookie), ("sec-fetch-site", "cross-site")],
+        None,
+    )
+    .await;
     assert_eq!(r.status, 200);
     let origin = format!("http://{host}");
     let bearer = format!("Bearer {}", owner.token);
     for headers in [
         vec![("cookie", cookie.as_str()), ("origin", origin.as_str())],
-        vec![("cookie", cookie.as_str()), ("sec-fetch-site", "same-origin")],
+        vec![
+            ("cookie", cookie.as_str()),
+            ("sec-fetch-site", "same-origin"),
+        ],
         vec![("cookie", cookie.as_str())],
-        vec![("authorization", bearer.as_str()), ("origin", "https://evil.example")],
+        vec![
+            ("authorization", bearer.as_str()),
+            ("origin", "https://evil.example"),
+        ],
     ] {
         let r = raw(&app, Method::PUT, &path, &headers, body).await;
         assert_eq!(r.status, 200, "{headers:?}: {:?}", r.body);

@@ -9,7 +9,8 @@ use roster_core::access::need;
 use roster_core::*;
 
 /// Live organizations in which `user` has a live membership, oldest membership first.
-const USER_ORGS: &str = "SELECT m.org_id FROM memberships m JOIN organizations o ON o.id = m.org_id \
+const USER_ORGS: &str =
+    "SELECT m.org_id FROM memberships m JOIN organizations o ON o.id = m.org_id \
     WHERE m.user_id = $1 AND m.deleted_at IS NULL AND o.deleted_at IS NULL";
 
 impl Store {
@@ -34,13 +35,15 @@ impl Store {
             .execute(tx.conn())
             .await
             .map_err(db_err)?;
-        sqlx::query("INSERT INTO user_default_orgs (user_id, org_id, updated_at) VALUES ($1, $2, $3)")
-            .bind(id(user))
-            .bind(id(org))
-            .bind(now_micros())
-            .execute(tx.conn())
-            .await
-            .map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO user_default_orgs (user_id, org_id, updated_at) VALUES ($1, $2, $3)",
+        )
+        .bind(id(user))
+        .bind(id(org))
+        .bind(now_micros())
+        .execute(tx.conn())
+        .await
+        .map_err(db_err)?;
         let o = fetch_org(&mut tx, org).await?;
         tx.audit(
             Some(org),

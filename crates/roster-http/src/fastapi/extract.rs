@@ -112,7 +112,10 @@ impl<S: Send + Sync> FromRequest<S> for Body {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 FaError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large")
             } else {
-                FaError::new(StatusCode::BAD_REQUEST, "The request body could not be read")
+                FaError::new(
+                    StatusCode::BAD_REQUEST,
+                    "The request body could not be read",
+                )
             }
         })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -253,7 +256,12 @@ impl Check {
     }
 
     /// A field that must be present (`missing` otherwise); `None` when it is missing.
-    fn required<'v>(&mut self, obj: &'v Map<String, Value>, loc: &[Value], name: &str) -> Option<&'v Value> {
+    fn required<'v>(
+        &mut self,
+        obj: &'v Map<String, Value>,
+        loc: &[Value],
+        name: &str,
+    ) -> Option<&'v Value> {
         let v = obj.get(name);
         if v.is_none() {
             let missing = Value::Object(obj.clone());
@@ -281,18 +289,36 @@ impl Check {
             }
         };
         let Some(s) = v.as_str() else {
-            self.push(at(loc, name), "string_type", "Input should be a valid string", v);
+            self.push(
+                at(loc, name),
+                "string_type",
+                "Input should be a valid string",
+                v,
+            );
             return None;
         };
         let n = s.chars().count();
         if n < min {
-            let mut it = item(at(loc, name), "string_too_short", format!("String should have at least {min} character{}", if min == 1 { "" } else { "s" }), v.clone());
+            let mut it = item(
+                at(loc, name),
+                "string_too_short",
+                format!(
+                    "String should have at least {min} character{}",
+                    if min == 1 { "" } else { "s" }
+                ),
+                v.clone(),
+            );
             it["ctx"] = json!({"min_length": min});
             self.errors.push(it);
             return None;
         }
         if n > max {
-            let mut it = item(at(loc, name), "string_too_long", format!("String should have at most {max} characters"), v.clone());
+            let mut it = item(
+                at(loc, name),
+                "string_too_long",
+                format!("String should have at most {max} characters"),
+                v.clone(),
+            );
             it["ctx"] = json!({"max_length": max});
             self.errors.push(it);
             return None;
@@ -301,7 +327,13 @@ impl Check {
     }
 
     /// A UUID field; optional ones read null and absence as `None`.
-    pub fn uuid(&mut self, obj: &Map<String, Value>, loc: &[Value], name: &str, required: bool) -> Option<Uuid> {
+    pub fn uuid(
+        &mut self,
+        obj: &Map<String, Value>,
+        loc: &[Value],
+        name: &str,
+        required: bool,
+    ) -> Option<Uuid> {
         let v = if required {
             self.required(obj, loc, name)?
         } else {
@@ -316,7 +348,12 @@ impl Check {
     /// A value that must be a UUID string.
     pub fn uuid_value(&mut self, v: &Value, loc: &[Value]) -> Option<Uuid> {
         let Some(s) = v.as_str() else {
-            self.push(loc.to_vec(), "uuid_type", "UUID input should be a string, bytes or UUID object", v);
+            self.push(
+                loc.to_vec(),
+                "uuid_type",
+                "UUID input should be a string, bytes or UUID object",
+                v,
+            );
             return None;
         };
         match parse_uuid(s) {
@@ -333,14 +370,24 @@ impl Check {
         let v = self.required(obj, loc, name)?;
         let b = v.as_bool();
         if b.is_none() {
-            self.push(at(loc, name), "bool_type", "Input should be a valid boolean", v);
+            self.push(
+                at(loc, name),
+                "bool_type",
+                "Input should be a valid boolean",
+                v,
+            );
         }
         b
     }
 
     /// A field that must be present but may be null (pydantic's required
     /// `Optional[...]`); returns the value when present.
-    pub fn present<'v>(&mut self, obj: &'v Map<String, Value>, loc: &[Value], name: &str) -> Option<&'v Value> {
+    pub fn present<'v>(
+        &mut self,
+        obj: &'v Map<String, Value>,
+        loc: &[Value],
+        name: &str,
+    ) -> Option<&'v Value> {
         self.required(obj, loc, name)
     }
 

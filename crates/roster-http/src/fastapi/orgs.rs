@@ -18,9 +18,17 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub(super) fn routes() -> OpenApiRouter<App> {
     OpenApiRouter::new()
-        .routes(routes!(list_organizations, create_organization, upsert_organization))
+        .routes(routes!(
+            list_organizations,
+            create_organization,
+            upsert_organization
+        ))
         .routes(routes!(get_default_organization, set_default_organization))
-        .routes(routes!(get_organization, update_organization, delete_organization))
+        .routes(routes!(
+            get_organization,
+            update_organization,
+            delete_organization
+        ))
         .routes(routes!(get_organization_usage))
 }
 
@@ -70,7 +78,8 @@ async fn caller_orgs(app: &App, actor: &Actor) -> Result<Vec<Organization>, Erro
             .store
             .list_orgs(actor, out.len() as i64, 100, false)
             .await?;
-        let done = page.items.is_empty() || out.len() as i64 + page.items.len() as i64 >= page.total;
+        let done =
+            page.items.is_empty() || out.len() as i64 + page.items.len() as i64 >= page.total;
         out.extend(page.items);
         if done {
             return Ok(out);
@@ -80,7 +89,11 @@ async fn caller_orgs(app: &App, actor: &Actor) -> Result<Vec<Organization>, Erro
 
 /// Creates an organization: a signed-in user becomes its Owner; the
 /// platform key creates it without an owner; organization keys may not.
-async fn create(app: &App, caller: &crate::app::Caller, name: String) -> Result<Organization, FaError> {
+async fn create(
+    app: &App,
+    caller: &crate::app::Caller,
+    name: String,
+) -> Result<Organization, FaError> {
     let owner = match &caller.actor {
         Actor::User { user } => Some(*user),
         Actor::Platform => None,
@@ -160,11 +173,12 @@ async fn get_default_organization(
     State(app): State<App>,
     FaCaller(caller): FaCaller,
 ) -> Result<Json<OrganizationOut>, FaError> {
-    let org = app
-        .store
-        .default_org(&caller.actor)
-        .await?
-        .ok_or_else(|| FaError::new(StatusCode::NOT_FOUND, "The caller has no default organization"))?;
+    let org = app.store.default_org(&caller.actor).await?.ok_or_else(|| {
+        FaError::new(
+            StatusCode::NOT_FOUND,
+            "The caller has no default organization",
+        )
+    })?;
     let access = app.authorize::<need::AnyMember>(&caller, org)?;
     Ok(Json((&app.store.get_org(&access).await?).into()))
 }
@@ -212,7 +226,9 @@ async fn update_organization(
     Body(body): Body,
 ) -> Result<Json<OrganizationOut>, FaError> {
     let Some(name) = name_of(&body, false)? else {
-        return Ok(Json((&app.store.get_org(&access.as_member()).await?).into()));
+        return Ok(Json(
+            (&app.store.get_org(&access.as_member()).await?).into(),
+        ));
     };
     let patch = OrgPatch {
         name: Some(name),

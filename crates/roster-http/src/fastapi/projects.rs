@@ -26,7 +26,11 @@ pub(super) fn routes() -> OpenApiRouter<App> {
         .routes(routes!(remove_user_from_project))
         .routes(routes!(list_projects, create_project, upsert_project))
         .routes(routes!(get_current_project))
-        .routes(routes!(get_project, update_existing_project, delete_project))
+        .routes(routes!(
+            get_project,
+            update_existing_project,
+            delete_project
+        ))
 }
 
 /// Schema for a project.
@@ -127,14 +131,24 @@ async fn list_projects_by_user(
     responses((status = 200, body = ProjectUserOut)))]
 async fn add_user_to_project(
     State(app): State<App>,
-    FaOrg { caller, access, path }: FaOrg<need::ManageProjects>,
+    FaOrg {
+        caller,
+        access,
+        path,
+    }: FaOrg<need::ManageProjects>,
     q: Query,
 ) -> Result<Json<ProjectUserOut>, FaError> {
     let project = ProjectId(q.uuid("project_id", true)?.unwrap_or_default());
     let user = user_id(path.str("member_user_id"))?;
     let member = match app
         .store
-        .add_project_member(&caller.ctx, &access, project, user, SystemRole::ProjectMember.id())
+        .add_project_member(
+            &caller.ctx,
+            &access,
+            project,
+            user,
+            SystemRole::ProjectMember.id(),
+        )
         .await
     {
         Ok(w) => w.value,
@@ -156,7 +170,11 @@ async fn add_user_to_project(
     responses((status = 200, body = Object)))]
 async fn remove_user_from_project(
     State(app): State<App>,
-    FaOrg { caller, access, path }: FaOrg<need::ManageProjects>,
+    FaOrg {
+        caller,
+        access,
+        path,
+    }: FaOrg<need::ManageProjects>,
 ) -> Result<Json<Value>, FaError> {
     let project = ProjectId(path.uuid("project_id")?);
     let user = user_id(path.str("member_user_id"))?;
@@ -168,11 +186,18 @@ async fn remove_user_from_project(
 
 /// The organization a `/api/v1/projects` request works in: `?organization_id=`,
 /// else the caller's default organization.
-async fn project_org<N: Need>(app: &App, caller: &Caller, q: &Query) -> Result<OrgAccess<N>, FaError> {
+async fn project_org<N: Need>(
+    app: &App,
+    caller: &Caller,
+    q: &Query,
+) -> Result<OrgAccess<N>, FaError> {
     let org = match q.uuid("organization_id", false)? {
         Some(o) => OrgId(o),
         None => app.store.default_org(&caller.actor).await?.ok_or_else(|| {
-            FaError::new(StatusCode::NOT_FOUND, "The caller has no default organization: name one with organization_id")
+            FaError::new(
+                StatusCode::NOT_FOUND,
+                "The caller has no default organization: name one with organization_id",
+            )
         })?,
     };
     Ok(app.authorize::<N>(caller, org)?)
@@ -307,7 +332,9 @@ async fn get_current_project(
     if let Some(p) = q.uuid("project_id", false)? {
         let project = ProjectId(p);
         let access = org_of_project::<need::AnyMember>(&app, &caller, &q, project).await?;
-        return Ok(Json((&app.store.get_project(&access, project).await?).into()));
+        return Ok(Json(
+            (&app.store.get_project(&access, project).await?).into(),
+        ));
     }
     let access = project_org::<need::AnyMember>(&app, &caller, &q).await?;
     let projects = all_projects(&app, &access, None).await?;
@@ -331,7 +358,9 @@ async fn get_project(
 ) -> Result<Json<ProjectOut>, FaError> {
     let project = ProjectId(path.uuid("project_id")?);
     let access = org_of_project::<need::AnyMember>(&app, &caller, &q, project).await?;
-    Ok(Json((&app.store.get_project(&access, project).await?).into()))
+    Ok(Json(
+        (&app.store.get_project(&access, project).await?).into(),
+    ))
 }
 
 /// Update Existing Project: renames it (needs `api.organization.projects.write`).
@@ -372,6 +401,8 @@ async fn delete_project(
 ) -> Result<impl IntoResponse, FaError> {
     let project = ProjectId(path.uuid("project_id")?);
     let access = org_of_project::<need::ManageProjects>(&app, &caller, &q, project).await?;
-    app.store.delete_project(&caller.ctx, &access, project).await?;
+    app.store
+        .delete_project(&caller.ctx, &access, project)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -59,7 +59,9 @@ async fn list_roles(
 ) -> Result<Json<Vec<RoleOut>>, FaError> {
     let roles = app.store.list_roles(&access, true).await?;
     let catalogue = Catalogue::new(&app.store.list_permissions(&access).await?);
-    Ok(Json(roles.iter().map(|r| role_out(r, &catalogue)).collect()))
+    Ok(Json(
+        roles.iter().map(|r| role_out(r, &catalogue)).collect(),
+    ))
 }
 
 /// A permission of a role to create or update (Roster's extension).
@@ -129,7 +131,9 @@ async fn create_role(
     let mut c = Check::new();
     let mut input = NewRole::default();
     if let Some(o) = c.object(&body, &body_loc()) {
-        input.name = c.string(o, &body_loc(), "name", true, (1, 3000)).unwrap_or_default();
+        input.name = c
+            .string(o, &body_loc(), "name", true, (1, 3000))
+            .unwrap_or_default();
         input.description = c.string(o, &body_loc(), "description", false, (0, 3000));
         if let Some(p) = c.present(o, &body_loc(), "permissions") {
             (input.allow, input.deny) = grants(&mut c, p);
@@ -151,7 +155,11 @@ async fn create_role(
     responses((status = 200, body = RoleOut)))]
 async fn update_role(
     State(app): State<App>,
-    FaOrg { caller, access, path }: FaOrg<need::ManageRoles>,
+    FaOrg {
+        caller,
+        access,
+        path,
+    }: FaOrg<need::ManageRoles>,
     Body(body): Body,
 ) -> Result<Json<RoleOut>, FaError> {
     let role = RoleId(path.uuid("role_id")?);
@@ -181,10 +189,16 @@ async fn update_role(
     params(("organization_id" = String, Path, description = "A UUID"), ("role_id" = String, Path, description = "A UUID")), responses((status = 204)))]
 async fn delete_role(
     State(app): State<App>,
-    FaOrg { caller, access, path }: FaOrg<need::ManageRoles>,
+    FaOrg {
+        caller,
+        access,
+        path,
+    }: FaOrg<need::ManageRoles>,
 ) -> Result<impl IntoResponse, FaError> {
     let role = RoleId(path.uuid("role_id")?);
-    app.store.delete_role(&caller.ctx, &access, role, false).await?;
+    app.store
+        .delete_role(&caller.ctx, &access, role, false)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -194,7 +208,10 @@ async fn primary_out<N: Need>(
     access: &OrgAccess<N>,
     user: roster_core::UserId,
 ) -> Result<UserOrganizationRoleOut, FaError> {
-    let a = app.store.primary_assignment(&access.as_member(), user).await?;
+    let a = app
+        .store
+        .primary_assignment(&access.as_member(), user)
+        .await?;
     let (roles, catalogue) = role_book(app, access).await?;
     let role = roles
         .get(&a.role_id)
@@ -267,12 +284,21 @@ async fn assign_role_to_user_in_organization(
     let user = user_id(&raw_user)?;
     // The role the member holds already: nothing to write (the same
     // assignment comes back).
-    let current = app.store.primary_assignment(&access.as_member(), user).await;
+    let current = app
+        .store
+        .primary_assignment(&access.as_member(), user)
+        .await;
     if current.is_ok_and(|a| a.role_id == RoleId(role)) {
         return Ok(Json(primary_out(&app, &access, user).await?));
     }
     app.store
-        .update_member(&caller.ctx, &access, MemberRef::User(user), Some(RoleId(role)), None)
+        .update_member(
+            &caller.ctx,
+            &access,
+            MemberRef::User(user),
+            Some(RoleId(role)),
+            None,
+        )
         .await
         .map_err(|e| FaError::from(e).at("body", &[]))?;
     Ok(Json(primary_out(&app, &access, user).await?))
@@ -286,7 +312,11 @@ async fn assign_role_to_user_in_organization(
     responses((status = 204)))]
 async fn remove_role_from_user(
     State(app): State<App>,
-    FaOrg { caller, access, path }: FaOrg<need::AssignRoles>,
+    FaOrg {
+        caller,
+        access,
+        path,
+    }: FaOrg<need::AssignRoles>,
 ) -> Result<impl IntoResponse, FaError> {
     let role = RoleId(path.uuid("role_id")?);
     let user = user_id(path.str("member_user_id"))?;

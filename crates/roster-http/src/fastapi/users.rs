@@ -78,7 +78,11 @@ async fn render_members<N: roster_core::Need>(
                 .get(&m.user.id)
                 .into_iter()
                 .flatten()
-                .filter_map(|a| roles.get(&a.role_id).map(|r| assignment_out(a, m.user.id, r, &catalogue)))
+                .filter_map(|a| {
+                    roles
+                        .get(&a.role_id)
+                        .map(|r| assignment_out(a, m.user.id, r, &catalogue))
+                })
                 .collect();
             member_out(m, rs)
         })
@@ -158,7 +162,13 @@ fn entries(body: &Value) -> Result<Vec<Entry>, FaError> {
             let mut at = loc.clone();
             at.push(json!("email"));
             Email::parse("email", &e)
-                .map_err(|err| c.value_error(at, &format!("value is not a valid email address: {}", err.message), &json!(e)))
+                .map_err(|err| {
+                    c.value_error(
+                        at,
+                        &format!("value is not a valid email address: {}", err.message),
+                        &json!(e),
+                    )
+                })
                 .ok()
         });
         let role = c.uuid(o, &loc, "role_id", false).map(RoleId);
@@ -215,7 +225,9 @@ async fn add_users_to_organization(
                 Some(u) => Target::User(u.id),
                 None => Target::Invite(email.clone()),
             },
-            (None, None) => return Err(Error::validation("body", "either user_id or email is required").into()),
+            (None, None) => {
+                return Err(Error::validation("body", "either user_id or email is required").into())
+            }
         };
         targets.push(t);
     }
@@ -282,7 +294,11 @@ async fn add_users_to_organization(
     }
     if let Some(inv) = &invite_access {
         for (email, role) in &invites {
-            match app.store.invite(&caller.ctx, inv, email.clone(), *role).await {
+            match app
+                .store
+                .invite(&caller.ctx, inv, email.clone(), *role)
+                .await
+            {
                 Ok(_) | Err(Error::InvitationDuplicate(_)) => {}
                 Err(e) => return Err(FaError::from(e).at("body", &[])),
             }
@@ -310,7 +326,10 @@ async fn add_users_to_organization(
                 }
             }
             Target::Invite(email) => {
-                if let Some(i) = invitees.iter().find(|i| i.email.eq_ignore_ascii_case(email.as_str())) {
+                if let Some(i) = invitees
+                    .iter()
+                    .find(|i| i.email.eq_ignore_ascii_case(email.as_str()))
+                {
                     out.push(invitee_out(access.org(), i, inviter.as_ref()));
                 }
             }
@@ -325,7 +344,11 @@ async fn add_users_to_organization(
     params(("organization_id" = String, Path, description = "A UUID"), ("member_user_id" = String, Path)), responses((status = 204)))]
 async fn remove_users_from_organization(
     State(app): State<App>,
-    FaOrg { caller, access, path }: FaOrg<need::RemoveUsers>,
+    FaOrg {
+        caller,
+        access,
+        path,
+    }: FaOrg<need::RemoveUsers>,
 ) -> Result<impl IntoResponse, FaError> {
     let user = user_id(path.str("member_user_id"))?;
     app.store

@@ -171,7 +171,12 @@ pub fn role_out(r: &Role, catalogue: &Catalogue) -> RoleOut {
 }
 
 /// A user's organization-level role assignment with its role.
-pub fn assignment_out(a: &Assignment, user: UserId, role: &Role, catalogue: &Catalogue) -> UserOrganizationRoleOut {
+pub fn assignment_out(
+    a: &Assignment,
+    user: UserId,
+    role: &Role,
+    catalogue: &Catalogue,
+) -> UserOrganizationRoleOut {
     UserOrganizationRoleOut {
         id: a.id.uuid().to_string(),
         created_at: Some(a.created_at),
