@@ -2056,3 +2056,135 @@ async fn cookie_writes_from_other_sites_are_refused() {
         assert_eq!(r.status, 200, "{headers:?}: {:?}", r.body);
     }
 }
+
+// ---- API keys
+
+#[tokio::test]
+async fn api_keys_are_the_organization_keys() {
+    let app = TestApp::spawn().await;
+    let (org, owner) = fa_org(&app, "Keys Org").await;
+    let ada = app.user("Ada").await;
+    add(&app, &org, &owner.token, &ada, None).await;
+    let r = fa(
+        &app,
+        Method::POST,
+        "/api/v1/api-keys",
+        Some(&ada.token),
+        Some(json!({"name": "mine"})),
+    )
+    .await;
+    assert_detail(&r, 403);
+    let made = fa(
+        &app,
+        Method::POST,
+        &format!("/api/v1/api-keys?organization_id={org}"),
+        Some(&owner.token),
+        Some(json!({"name": "CI"})),
+    )
+    .await;
+    assert_eq!(made.status, 200, "{:?}", made.body);
+    let secret = made.body["api_key"].as_str().unwrap().to_owned();
+    let kid = made.body["id"].as_str().unwrap().to_owned();
+    assert!(is_uuid(&made.body["id"]));
+    assert_eq!(
+        made.body["role_id"],
+        json!(uuid_of("role_owner")),
+        "acts with the creator's role"
+    );
+    assert_eq!(made.body["user_id"], json!(owner.id));
+    // The key authenticates this dialect and the organization API.
+    let r = fa(
+        &app,
+        Method::GET,
+        &format!("/api/v1/organizations/{org}/users"),
+        Some(&secret),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let r = fa(
+        &app,
+        Method::GET,
+        &format!("/api/v1/organizations/{org}/users/roles"),
+        Some(&secret),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body.clone()),
+        (200, Value::Null),
+        "a key is no user"
+    );
+    let native = app
+        .get(
+            &format!("/v1/organizations/{}/api-keys", org_typeid(&org)),
+            &owner.token,
+        )
+        .await;
+    assert!(native.status < 300, "{:?}", native.body);
+    let listed = fa(
+        &app,
+        Method::GET,
+        "/api/v1/api-keys",
+        Some(&owner.token),
+        None,
+    )
+    .await;
+    assert_eq!(listed.body.as_array().unwrap().len(), 1);
+    assert!(
+        listed.body[0].get("api_key").is_none(),
+        "the secret is shown once"
+    );
+    assert!(listed.body[0]["redacted_api_key"]
+        .as_str()
+        .unwrap()
+        .ends_with("********"));
+    let renamed = fa(
+        &app,
+        Method::PUT,
+        &format!("/api/v1/api-keys/{kid}"),
+        Some(&owner.token),
+        Some(json!({"name": "CI 2"})),
+    )
+    .await;
+    assert_eq!(
+        (renamed.status, renamed.body["name"].clone()),
+        (200, json!("CI 2"))
+    );
+    let r = fa(
+        &app,
+        Method::PUT,
+        &format!("/api/v1/api-keys/{kid}"),
+        Some(&ada.token),
+        Some(json!({"name": "x"})),
+    )
+    .await;
+    assert_detail(&r, 404);
+    let r = fa(
+        &app,
+        Method::DELETE,
+        &format!("/api/v1/api-keys/{kid}"),
+        Some(&owner.token),
+        None,
+    )
+    .await;
+    assert_eq!((r.status, r.body.clone()), (204, Value::Null));
+    let r = fa(
+        &app,
+        Method::GET,
+        &format!("/api/v1/organizations/{org}"),
+        Some(&secret),
+        None,
+    )
+    .await;
+    assert_detail(&r, 401);
+    let r = fa(
+        &app,
+        Method::DELETE,
+        "/api/v1/api-keys/nope",
+        Some(&owner.token),
+        None,
+    )
+    .await;
+    assert_422(&r, &[(json!(["path", "api_key_id"]), "uuid_parsing")]);
+}

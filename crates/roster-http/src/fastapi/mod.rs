@@ -4,6 +4,7 @@
 
 mod error;
 mod extract;
+mod keys;
 mod orgs;
 mod projects;
 mod roles;
@@ -26,6 +27,7 @@ pub fn routes() -> OpenApiRouter<App> {
         .merge(users::routes())
         .merge(roles::routes())
         .merge(projects::routes())
+        .merge(keys::routes())
 }
 
 /// Unknown routes, as FastAPI answers them.

@@ -71,7 +71,7 @@ fn name_of(body: &Value, required: bool) -> Result<Option<String>, FaError> {
 }
 
 /// Every organization the caller can see, oldest first.
-async fn caller_orgs(app: &App, actor: &Actor) -> Result<Vec<Organization>, Error> {
+pub(super) async fn caller_orgs(app: &App, actor: &Actor) -> Result<Vec<Organization>, Error> {
     let mut out = Vec::new();
     loop {
         let page = app

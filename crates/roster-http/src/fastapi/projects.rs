@@ -186,7 +186,7 @@ async fn remove_user_from_project(
 
 /// The organization a `/api/v1/projects` request works in: `?organization_id=`,
 /// else the caller's default organization.
-async fn project_org<N: Need>(
+pub(super) async fn project_org<N: Need>(
     app: &App,
     caller: &Caller,
     q: &Query,
