@@ -214,6 +214,8 @@ pub(crate) async fn all_orgs(conn: &mut AnyConnection) -> Result<Vec<(OrgId, Org
     let started = std::time::Instant::now();
     fill(conn, None, &mut data).await?;
     let loaded = started.elapsed();
+    // One pass over every key first, so the parallel builds share one key table.
+    roster_core::index::intern_keys(data.values());
     // Building is CPU work on plain data: split it across the cores.
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
