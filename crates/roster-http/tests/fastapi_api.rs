@@ -2188,3 +2188,123 @@ async fn api_keys_are_the_organization_keys() {
     .await;
     assert_422(&r, &[(json!(["path", "api_key_id"]), "uuid_parsing")]);
 }
+
+// ---- every route × every kind of caller
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Level {
+    Authenticated,
+    Member,
+    Admin,
+    Owner,
+}
+
+/// The requirement of every route of this dialect. A new route must be added here.
+#[allow(clippy::panic)]
+fn requirement(method: &str, path: &str) -> Level {
+    use Level::*;
+    let org = "/api/v1/organizations/{organization_id}";
+    match (method, path.strip_prefix(org)) {
+        ("DELETE", Some("")) => Owner,
+        ("GET", Some(_)) => Member,
+        (_, Some(_)) => Admin,
+        (_, None) => match (method, path) {
+            (_, "/api/v1/organizations" | "/api/v1/organizations/default") => Authenticated,
+            ("GET", p) if p.starts_with("/api/v1/projects") => Member,
+            (_, p) if p.starts_with("/api/v1/projects") || p.starts_with("/api/v1/api-keys") => {
+                Admin
+            }
+            _ => panic!("{method} {path} is not in the authorization table: add it"),
+        },
+    }
+}
+
+#[tokio::test]
+async fn every_route_refuses_exactly_the_callers_it_should() {
+    let app = TestApp::spawn().await;
+    let (org, owner) = fa_org(&app, "Matrix").await;
+    let (member, admin) = (app.user("Max").await, app.user("Ada").await);
+    add(&app, &org, &owner.token, &member, None).await;
+    add(
+        &app,
+        &org,
+        &owner.token,
+        &admin,
+        Some(&uuid_of("role_admin")),
+    )
+    .await;
+    let (_, stranger) = fa_org(&app, "Elsewhere").await;
+    let doc = serde_json::to_value(roster_http::openapi()).unwrap();
+    let mut routes: Vec<(String, String)> = Vec::new();
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        if roster_http::app::Dialect::of(path) != roster_http::app::Dialect::FastApi {
+            continue;
+        }
+        for m in ops.as_object().unwrap().keys() {
+            routes.push((m.to_uppercase(), path.clone()));
+        }
+    }
+    assert!(routes.len() >= 30, "{routes:?}");
+    routes.sort_by_key(|(m, p)| {
+        (
+            m == "DELETE" && p == "/api/v1/organizations/{organization_id}",
+            p.clone(),
+            m.clone(),
+        )
+    });
+    let nil = "00000000-0000-0000-0000-000000000000";
+    let callers: [(&str, Option<&str>, Option<Level>); 6] = [
+        ("anonymous", None, None),
+        (
+            "stranger",
+            Some(&stranger.token),
+            Some(Level::Authenticated),
+        ),
+        ("member", Some(&member.token), Some(Level::Member)),
+        ("admin", Some(&admin.token), Some(Level::Admin)),
+        ("owner", Some(&owner.token), Some(Level::Owner)),
+        ("platform", Some(PLATFORM_KEY), Some(Level::Owner)),
+    ];
+    let mut failures = Vec::new();
+    for (method, path) in &routes {
+        let need = requirement(method, path);
+        let mut url = path
+            .replace("{organization_id}", &org)
+            .replace("{member_user_id}", "usr_nonexistent")
+            .replace("{role_id}", nil)
+            .replace("{project_id}", nil)
+            .replace("{api_key_id}", nil);
+        if url.starts_with("/api/v1/projects") || url.starts_with("/api/v1/api-keys") {
+            url.push_str(&format!("?organization_id={org}"));
+        }
+        for (who, key, level) in &callers {
+            let m = Method::from_bytes(method.as_bytes()).unwrap();
+            let body = (method != "GET" && method != "DELETE").then(|| json!({}));
+            let r = fa(&app, m, &url, *key, body).await;
+            let should_pass = level.is_some_and(|l| l >= need);
+            let refused = r.status == 401 || r.status == 403;
+            if should_pass == refused || r.status >= 500 {
+                failures.push(format!(
+                    "{who:>9} {method} {url} -> {} {:?} (needs {need:?})",
+                    r.status, r.body
+                ));
+            }
+            let want = match level {
+                None => "Not authenticated",
+                Some(_) => "User does not have access to this resource",
+            };
+            if !should_pass && r.body["detail"] != json!(want) {
+                failures.push(format!(
+                    "{who:>9} {method} {url} -> {:?} instead of {want}",
+                    r.body
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
