@@ -14,6 +14,7 @@ pub mod batch;
 pub mod db;
 pub mod defaults;
 pub mod departments;
+mod fastload;
 pub mod follow;
 pub mod groups;
 pub mod holdings;
