@@ -227,6 +227,47 @@ pub fn is_capability(key: &str) -> bool {
     CAPABILITIES.iter().any(|c| c.key == key)
 }
 
+/// The admin API dialect's permission keys (OpenAI's RBAC vocabulary). They
+/// belong to the deployment's catalogue beside the capabilities: custom roles
+/// of any dialect may grant them, and checks may ask for them.
+pub const API_PERMISSIONS: &[&str] = &[
+    "api.organization.read",
+    "api.organization.write",
+    "api.organization.users.read",
+    "api.organization.users.write",
+    "api.organization.roles.read",
+    "api.organization.roles.write",
+    "api.organization.invites.read",
+    "api.organization.invites.write",
+    "api.organization.admin_api_keys.read",
+    "api.organization.admin_api_keys.write",
+    "api.organization.audit_logs.read",
+    "api.organization.projects.read",
+    "api.organization.projects.write",
+    "api.organization.projects.users.read",
+    "api.organization.projects.users.write",
+    "api.organization.projects.groups.read",
+    "api.organization.projects.groups.write",
+    "api.organization.projects.roles.read",
+    "api.organization.projects.roles.write",
+    "api.organization.projects.service_accounts.read",
+    "api.organization.projects.service_accounts.write",
+    "api.organization.projects.api_keys.read",
+    "api.organization.projects.api_keys.write",
+    "api.groups.read",
+    "api.groups.write",
+    "api.project.read",
+    "api.project.write",
+    "api.all.read",
+    "api.all.write",
+];
+
+/// True when `key` is in the deployment's built-in catalogue: a capability
+/// or an admin API permission.
+pub fn is_catalogued(key: &str) -> bool {
+    is_capability(key) || API_PERMISSIONS.contains(&key)
+}
+
 /// The predefined roles: the same in every organization, immutable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SystemRole {

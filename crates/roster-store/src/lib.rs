@@ -19,6 +19,7 @@ pub mod keys;
 pub mod load;
 pub mod members;
 pub mod orgs;
+pub mod pages;
 pub mod permissions;
 pub mod roles;
 mod rows;

@@ -298,9 +298,11 @@ async fn grants_for(
             .collect::<Result<_>>()?;
     let known = |k: &PermissionKey| {
         if k.is_wildcard() {
-            CAPABILITIES.iter().any(|c| k.covers(c.key)) || defined.iter().any(|d| k.covers(d))
+            CAPABILITIES.iter().any(|c| k.covers(c.key))
+                || API_PERMISSIONS.iter().any(|a| k.covers(a))
+                || defined.iter().any(|d| k.covers(d))
         } else {
-            is_capability(k.as_str()) || defined.contains(k.as_str())
+            is_catalogued(k.as_str()) || defined.contains(k.as_str())
         }
     };
     let mut invalid = Vec::new();

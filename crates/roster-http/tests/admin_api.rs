@@ -1,0 +1,450 @@
+// The admin API dialect (OpenAI's `/v1/organization/...`, `/v1/projects/...`):
+// the contract of the spec's §7, its envelopes, and consistency with the
+// organization API over the one model.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+use common::*;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+/// A request in the admin dialect: `Authorization: Bearer`, optional `OpenAI-Organization`.
+async fn send(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    key: Option<&str>,
+    org: Option<&str>,
+    body: Option<Value>,
+) -> Res {
+    let mut req = app.client.request(method, format!("{}{}", app.base, path));
+    if let Some(k) = key {
+        req = req.header("authorization", format!("Bearer {k}"));
+    }
+    if let Some(o) = org {
+        req = req.header("openai-organization", o);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    let text = res.text().await.unwrap();
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    Res {
+        status,
+        body,
+        headers,
+    }
+}
+
+/// An organization with an owner, two members and an Owner-role key.
+struct Fixture {
+    app: TestApp,
+    org: String,
+    owner: TestUser,
+    ada: TestUser,
+    ben: TestUser,
+    key: String,
+}
+
+impl Fixture {
+    async fn new() -> Fixture {
+        let app = TestApp::spawn().await;
+        let (org, owner) = app.org("Acme").await;
+        let ada = app.member(&org, "Ada Adams", "role_member").await;
+        let ben = app.member(&org, "Ben Baker", "role_member").await;
+        let key = org_key(&app, &org, &owner.token, "role_owner").await;
+        Fixture {
+            app,
+            org,
+            owner,
+            ada,
+            ben,
+            key,
+        }
+    }
+    async fn get(&self, path: &str) -> Res {
+        send(&self.app, Method::GET, path, Some(&self.key), None, None).await
+    }
+    async fn post(&self, path: &str, body: Value) -> Res {
+        send(&self.app, Method::POST, path, Some(&self.key), None, Some(body)).await
+    }
+    async fn delete(&self, path: &str) -> Res {
+        send(&self.app, Method::DELETE, path, Some(&self.key), None, None).await
+    }
+}
+
+/// Makes an organization API key with `role` through the organization API.
+async fn org_key(app: &TestApp, org: &str, token: &str, role: &str) -> String {
+    let r = app
+        .post(
+            &format!("/v1/organizations/{org}/api-keys"),
+            token,
+            json!({"key_name": format!("k-{role}"), "role_id": role}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    r.body["key"].as_str().unwrap().to_owned()
+}
+
+/// The admin error envelope: exactly message/type/param/code.
+fn assert_error(r: &Res, status: u16, code: Option<&str>, param: Option<&str>) {
+    assert_eq!(r.status, status, "{:?}", r.body);
+    let e = r.body["error"].as_object().unwrap_or_else(|| panic!("no error object: {:?}", r.body));
+    let mut keys: Vec<&str> = e.keys().map(String::as_str).collect();
+    keys.sort();
+    assert_eq!(keys, ["code", "message", "param", "type"], "{:?}", r.body);
+    assert_eq!(e["type"], json!("invalid_request_error"));
+    assert_eq!(e["code"], json!(code), "{:?}", r.body);
+    assert_eq!(e["param"], json!(param), "{:?}", r.body);
+    assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()));
+    assert!(r.headers.contains_key("x-request-id"));
+}
+
+#[tokio::test]
+async fn authentication_is_bearer_only_and_keys_act_at_once() {
+    let f = Fixture::new().await;
+    let app = &f.app;
+    let r = send(app, Method::GET, "/v1/organization/users", None, None, None).await;
+    assert_error(&r, 401, Some("invalid_api_key"), None);
+    // X-API-Key is the organization API's header, not this dialect's.
+    let r = app.get("/v1/organization/users", &f.key).await;
+    assert_error(&r, 401, Some("invalid_api_key"), None);
+    let r = send(app, Method::GET, "/v1/organization/users", Some("ak_nope"), None, None).await;
+    assert_error(&r, 401, Some("invalid_api_key"), None);
+    // The platform key and sessions name the organization with OpenAI-Organization.
+    let r = send(app, Method::GET, "/v1/organization/users", Some(PLATFORM_KEY), None, None).await;
+    assert_error(&r, 400, Some("missing_organization"), None);
+    let r = send(app, Method::GET, "/v1/organization/users", Some(PLATFORM_KEY), Some("nonsense"), None).await;
+    assert_error(&r, 400, Some("invalid_organization"), None);
+    let r = send(app, Method::GET, "/v1/organization/users", Some(PLATFORM_KEY), Some(&f.org), None).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = send(app, Method::GET, "/v1/organization/users", Some(&f.owner.token), Some(&f.org), None).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    // A member's session is refused writes; a stranger is refused altogether.
+    let r = send(app, Method::POST, "/v1/organization/roles", Some(&f.ada.token), Some(&f.org),
+        Some(json!({"role_name": "X", "permissions": ["api.groups.read"]}))).await;
+    assert_error(&r, 403, Some("insufficient_permissions"), None);
+    let (other, _) = app.org("Other").await;
+    let r = send(app, Method::GET, "/v1/organization/users", Some(&f.key), Some(&other), None).await;
+    assert_error(&r, 403, Some("insufficient_permissions"), None);
+    // A reader key reads but does not write.
+    let reader = org_key(app, &f.org, &f.owner.token, "role_member").await;
+    let r = send(app, Method::GET, "/v1/organization/users", Some(&reader), None, None).await;
+    assert_eq!(r.status, 200);
+    let r = send(app, Method::DELETE, &format!("/v1/organization/users/{}", f.ada.id), Some(&reader), None, None).await;
+    assert_error(&r, 403, Some("insufficient_permissions"), None);
+    // A key made here works at once and stops at once.
+    let made = f.post("/v1/organization/admin_api_keys", json!({"name": "ci"})).await;
+    assert_eq!(made.status, 200, "{:?}", made.body);
+    assert_eq!(made.body["object"], json!("organization.admin_api_key"));
+    let value = made.body["value"].as_str().unwrap().to_owned();
+    let id = made.body["id"].as_str().unwrap().to_owned();
+    assert!(made.body["redacted_value"].as_str().unwrap().ends_with("..."));
+    let r = send(app, Method::GET, "/v1/organization/users", Some(&value), None, None).await;
+    assert_eq!(r.status, 200);
+    let gone = f.delete(&format!("/v1/organization/admin_api_keys/{id}")).await;
+    assert_eq!(gone.body, json!({"object": "organization.admin_api_key.deleted", "id": id, "deleted": true}));
+    let r = send(app, Method::GET, "/v1/organization/users", Some(&value), None, None).await;
+    assert_error(&r, 401, Some("invalid_api_key"), None);
+    // The organization API sees the same keys.
+    let listed = app.get(&format!("/v1/organizations/{}/api-keys", f.org), &f.owner.token).await;
+    assert!(!listed.body["keys"].as_array().unwrap().iter().any(|k| k["id"] == json!(id)));
+}
+
+#[tokio::test]
+async fn users_list_pages_with_cursors_and_bracket_filters() {
+    let f = Fixture::new().await;
+    let first = f.get("/v1/organization/users?limit=2").await;
+    assert_eq!(first.status, 200, "{:?}", first.body);
+    let b = &first.body;
+    assert_eq!(b["object"], json!("list"));
+    assert_eq!(b["data"].as_array().unwrap().len(), 2);
+    assert_eq!(b["has_more"], json!(true));
+    assert_eq!(b["first_id"], b["data"][0]["id"]);
+    assert_eq!(b["last_id"], b["data"][1]["id"]);
+    let u = &b["data"][0];
+    assert_eq!(u["object"], json!("organization.user"));
+    assert_eq!(u["id"], json!(f.owner.id));
+    assert_eq!(u["role"], json!("owner"));
+    assert!(u["added_at"].as_i64().unwrap() > 1_600_000_000 && u["added_at"].as_i64().unwrap() < 10_000_000_000);
+    let second = f
+        .get(&format!("/v1/organization/users?limit=2&after={}", b["last_id"].as_str().unwrap()))
+        .await;
+    assert_eq!(second.body["data"].as_array().unwrap().len(), 1);
+    assert_eq!(second.body["has_more"], json!(false));
+    assert_eq!(second.body["data"][0]["id"], json!(f.ben.id));
+    assert_eq!(second.body["data"][0]["role"], json!("reader"));
+    // emails[] percent-encoded as the SDK sends it, and plain emails= too.
+    let r = f
+        .get(&format!("/v1/organization/users?emails%5B%5D={}&emails%5B%5D={}", f.ada.email, f.ben.email.to_uppercase()))
+        .await;
+    let ids: Vec<&str> = r.body["data"].as_array().unwrap().iter().map(|u| u["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [f.ada.id.as_str(), f.ben.id.as_str()]);
+    let r = f.get(&format!("/v1/organization/users?emails={}", f.ada.email)).await;
+    assert_eq!(r.body["data"].as_array().unwrap().len(), 1);
+    let empty = f.get("/v1/organization/users?emails[]=nobody@example.test").await;
+    assert_eq!(empty.body, json!({"object": "list", "data": [], "first_id": null, "last_id": null, "has_more": false}));
+    for bad in ["limit=0", "limit=101", "limit=abc"] {
+        let r = f.get(&format!("/v1/organization/users?{bad}")).await;
+        assert_eq!(r.status, 400, "{bad}");
+        assert_eq!(r.body["error"]["param"], json!("limit"), "{bad}");
+    }
+}
+
+#[tokio::test]
+async fn users_update_and_delete_are_seen_by_the_organization_api() {
+    let f = Fixture::new().await;
+    let path = format!("/v1/organization/users/{}", f.ada.id);
+    let r = f.post(&path, json!({"role": "owner", "developer_persona": null, "unknown_field": 1})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["role"], json!("owner"));
+    let m = f.app.get(&format!("/v1/organizations/{}/users/{}", f.org, f.ada.id), &f.owner.token).await;
+    assert_eq!(m.body["role"]["id"], json!("role_owner"), "{:?}", m.body);
+    // role_id names any organization role, in any spelling.
+    let r = f.post(&path, json!({"role_id": "role_admin"})).await;
+    assert_eq!((r.body["role"].as_str(), r.body["role_id"].as_str()), (Some("owner"), Some("role_admin")));
+    let r = f.post(&path, json!({"role_id": "role-api-organization-reader"})).await;
+    assert_eq!(r.body["role"], json!("reader"));
+    let r = f.post(&path, json!({"role": "admin"})).await;
+    assert_error(&r, 400, Some("invalid_value"), Some("role"));
+    let r = f.post(&path, json!({"role": 5})).await;
+    assert_error(&r, 400, Some("invalid_type"), Some("role"));
+    let raw = f
+        .app
+        .client
+        .post(format!("{}{path}", f.app.base))
+        .header("authorization", format!("Bearer {}", f.key))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), 400);
+    let body: Value = raw.json().await.unwrap();
+    assert_eq!(body["error"]["code"], json!("invalid_json"));
+    // Removal in this dialect: gone from both.
+    let r = send(&f.app, Method::DELETE, &path, Some(&f.key), None, None).await;
+    assert_eq!(r.body, json!({"object": "organization.user.deleted", "id": f.ada.id, "deleted": true}));
+    assert_error(&f.get(&path).await, 404, Some("not_found"), None);
+    let eff = f.app.get(&format!("/v1/organizations/{}/users/{}/effective-permissions", f.org, f.ada.id), &f.owner.token).await;
+    assert_eq!(eff.status, 404, "{:?}", eff.body);
+    // Removal in the organization API: gone here too.
+    let r = f.app.delete(&format!("/v1/organizations/{}/users/{}/delete", f.org, f.ben.id), &f.owner.token).await;
+    assert_eq!(r.status, 204);
+    assert_error(&f.get(&format!("/v1/organization/users/{}", f.ben.id)).await, 404, Some("not_found"), None);
+    let all = f.get("/v1/organization/users").await;
+    assert_eq!(all.body["data"].as_array().unwrap().len(), 1);
+    // The owner cannot be removed; unknown ids are 404 echoing the id.
+    let r = f.delete(&format!("/v1/organization/users/{}", f.owner.id)).await;
+    assert_error(&r, 400, Some("cannot_delete_owner"), None);
+    let r = f.get("/v1/organization/users/user-abc").await;
+    assert_error(&r, 404, Some("not_found"), None);
+    assert_eq!(r.body["error"]["message"], json!("No such user: user-abc"));
+}
+
+#[tokio::test]
+async fn roles_crud_with_nullable_updates_and_duplicates() {
+    let f = Fixture::new().await;
+    let list = f.get("/v1/organization/roles").await;
+    assert_eq!(list.status, 200, "{:?}", list.body);
+    assert_eq!(list.body["next"], json!(null));
+    let owner = &list.body["data"][0];
+    assert_eq!(owner["id"], json!(format!("role-api-organization-owner__api-organization__{}", f.org)));
+    assert_eq!((owner["predefined_role"].as_bool(), owner["resource_type"].as_str()), (Some(true), Some("api.organization")));
+    let made = f
+        .post("/v1/organization/roles", json!({"permissions": ["api.organization.projects.api_keys.read", "api.groups.*"],
+            "role_name": "Key Reader", "description": "reads keys", "extra": true}))
+        .await;
+    assert_eq!(made.status, 200, "{:?}", made.body);
+    assert_eq!(made.body["object"], json!("role"));
+    assert_eq!(made.body["predefined_role"], json!(false));
+    let id = made.body["id"].as_str().unwrap().to_owned();
+    let dup = f.post("/v1/organization/roles", json!({"role_name": "key reader", "permissions": ["api.groups.read"]})).await;
+    assert_error(&dup, 409, Some("role_name_taken"), Some("role_name"));
+    assert_eq!(dup.headers.get("x-should-retry").unwrap(), "false");
+    let r = f.post("/v1/organization/roles", json!({"role_name": "Bad", "permissions": ["no.such.key"]})).await;
+    assert_error(&r, 400, Some("invalid_value"), Some("permissions"));
+    let r = f.post("/v1/organization/roles", json!({"permissions": ["api.groups.read"]})).await;
+    assert_error(&r, 400, Some("missing_required_parameter"), Some("role_name"));
+    let r = f.post("/v1/organization/roles", json!({"role_name": "", "permissions": ["api.groups.read"]})).await;
+    assert_error(&r, 400, Some("invalid_value"), Some("role_name"));
+    // Absent leaves a field, null clears the description.
+    let path = format!("/v1/organization/roles/{id}");
+    let r = f.post(&path, json!({"role_name": "Key Reader 2"})).await;
+    assert_eq!((r.body["name"].as_str(), r.body["description"].as_str()), (Some("Key Reader 2"), Some("reads keys")));
+    let r = f.post(&path, json!({"description": null, "role_name": null})).await;
+    assert_eq!(r.body["description"], json!(null));
+    assert_eq!(r.body["name"], json!("Key Reader 2"));
+    let r = f.post(&path, json!({"permissions": ["api.groups.read"]})).await;
+    assert_eq!(r.body["permissions"], json!(["api.groups.read"]));
+    // The organization API shows the same role.
+    let same = f.app.get(&format!("/v1/organizations/{}/roles/{id}", f.org), &f.owner.token).await;
+    assert_eq!(same.body["capabilities"], json!(["api.groups.read"]));
+    // Predefined roles are immutable.
+    let r = f.post(&format!("/v1/organization/roles/{}", owner["id"].as_str().unwrap()), json!({"role_name": "x"})).await;
+    assert_error(&r, 400, Some("predefined_role_immutable"), Some("role_id"));
+    // Pagination over next.
+    let page = f.get("/v1/organization/roles?limit=2").await;
+    assert_eq!(page.body["has_more"], json!(true));
+    let next = page.body["next"].as_str().unwrap();
+    assert_eq!(next, page.body["data"][1]["id"].as_str().unwrap());
+    let rest = f.get(&format!("/v1/organization/roles?after={next}")).await;
+    assert_eq!(rest.body["data"].as_array().unwrap().len() + 2, list.body["data"].as_array().unwrap().len() + 1);
+    let zero = f.get("/v1/organization/roles?limit=0").await;
+    assert_eq!((zero.status, zero.body["data"].as_array().unwrap().len()), (200, 0));
+    assert_eq!(f.get("/v1/organization/roles?limit=1001").await.body["error"]["param"], json!("limit"));
+    let r = f.delete(&path).await;
+    assert_eq!(r.body, json!({"object": "role.deleted", "id": id, "deleted": true}));
+    assert_error(&f.get(&path).await, 404, Some("not_found"), None);
+    assert_error(&f.delete(&path).await, 404, Some("not_found"), None);
+}
+
+#[tokio::test]
+async fn user_role_assignments_are_shared_with_the_organization_api() {
+    let f = Fixture::new().await;
+    let role = f
+        .post("/v1/organization/roles", json!({"role_name": "Auditor", "permissions": ["view_audit_log", "api.organization.audit_logs.read"]}))
+        .await;
+    let rid = role.body["id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/organization/users/{}/roles", f.ada.id);
+    let r = f.post(&path, json!({"role_id": rid})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["object"], json!("user.role"));
+    assert_eq!(r.body["user"]["id"], json!(f.ada.id));
+    assert_eq!(r.body["role"]["id"], json!(rid));
+    // Seen by the organization API's effective permissions and check.
+    let eff = f.app.get(&format!("/v1/organizations/{}/users/{}/effective-permissions", f.org, f.ada.id), &f.owner.token).await;
+    let perms = eff.body["permissions"].as_array().unwrap();
+    assert!(perms.contains(&json!("api.organization.audit_logs.read")), "{perms:?}");
+    let check = f.app.post(&format!("/v1/organizations/{}/check", f.org), &f.owner.token,
+        json!({"user_id": f.ada.id, "permission": "view_audit_log"})).await;
+    assert_eq!(check.body["allowed"], json!(true), "{:?}", check.body);
+    // Listed with the primary role; a duplicate is a 409 not to retry.
+    let list = f.get(&path).await;
+    let ids: Vec<&str> = list.body["data"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 2, "{:?}", list.body);
+    assert!(ids.contains(&rid.as_str()));
+    assert!(ids.contains(&format!("role-api-organization-reader__api-organization__{}", f.org).as_str()));
+    let item = &list.body["data"][1];
+    for k in ["id", "name", "description", "permissions", "resource_type", "predefined_role", "created_at",
+        "updated_at", "created_by", "created_by_user_obj", "metadata", "assignment_sources"] {
+        assert!(item.get(k).is_some(), "missing {k}: {item:?}");
+    }
+    let dup = f.post(&path, json!({"role_id": rid})).await;
+    assert_error(&dup, 409, Some("role_assignment_exists"), None);
+    assert_eq!(dup.headers.get("x-should-retry").unwrap(), "false");
+    let r = f.get(&format!("{path}/{rid}")).await;
+    assert_eq!(r.body["id"], json!(rid));
+    // Unknown ids: 404; empty role: 400; project role at organization scope: 400.
+    assert_error(&f.post(&path, json!({"role_id": "role_nope"})).await, 404, Some("not_found"), Some("role_id"));
+    assert_error(&f.post(&path, json!({"role_id": ""})).await, 400, Some("missing_required_parameter"), Some("role_id"));
+    assert_error(&f.post(&path, json!({"role_id": "role-api-project-member"})).await, 400, Some("invalid_role_scope"), Some("role_id"));
+    assert_error(&f.post("/v1/organization/users/usr_x/roles", json!({"role_id": rid})).await, 404, Some("not_found"), None);
+    // Taken away here: gone there.
+    let r = f.delete(&format!("{path}/{rid}")).await;
+    assert_eq!(r.body, json!({"object": "user.role.deleted", "deleted": true}));
+    assert_error(&f.get(&format!("{path}/{rid}")).await, 404, Some("not_found"), None);
+    let check = f.app.post(&format!("/v1/organizations/{}/check", f.org), &f.owner.token,
+        json!({"user_id": f.ada.id, "permission": "view_audit_log"})).await;
+    assert_eq!(check.body["allowed"], json!(false));
+    // Given there: listed here.
+    let r = f.app.post(&format!("/v1/organizations/{}/roles/{rid}/members", f.org), &f.owner.token, json!({"user_id": f.ben.id})).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let list = f.get(&format!("/v1/organization/users/{}/roles", f.ben.id)).await;
+    assert!(list.body["data"].as_array().unwrap().iter().any(|r| r["id"] == json!(rid)));
+    assert_error(&f.delete(&format!("{path}/{rid}")).await, 404, Some("not_found"), None);
+}
+
+#[tokio::test]
+async fn invites_round_trip() {
+    let f = Fixture::new().await;
+    let r = f.post("/v1/organization/invites", json!({"email": "new@example.test", "role": "reader"})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!((r.body["object"].as_str(), r.body["status"].as_str(), r.body["role"].as_str()),
+        (Some("organization.invite"), Some("pending"), Some("reader")));
+    assert_eq!(r.body["projects"], json!([]));
+    assert_eq!(r.body["accepted_at"], json!(null));
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    let dup = f.post("/v1/organization/invites", json!({"email": "NEW@example.test", "role": "owner"})).await;
+    assert_error(&dup, 409, Some("invite_exists"), Some("email"));
+    let member = f.post("/v1/organization/invites", json!({"email": f.ada.email, "role": "reader"})).await;
+    assert_error(&member, 409, Some("user_already_member"), Some("email"));
+    assert_error(&f.post("/v1/organization/invites", json!({"email": "x", "role": "reader"})).await, 400, Some("invalid_value"), Some("email"));
+    assert_error(&f.post("/v1/organization/invites", json!({"email": "y@example.test", "role": "boss"})).await, 400, Some("invalid_value"), Some("role"));
+    assert_error(&f.post("/v1/organization/invites", json!({"email": "y@example.test"})).await, 400, Some("missing_required_parameter"), Some("role"));
+    let list = f.get("/v1/organization/invites").await;
+    assert_eq!(list.body["data"][0]["id"], json!(id));
+    assert_eq!(f.get(&format!("/v1/organization/invites/{id}")).await.body["email"], json!("new@example.test"));
+    let r = f.delete(&format!("/v1/organization/invites/{id}")).await;
+    assert_eq!(r.body, json!({"object": "organization.invite.deleted", "id": id, "deleted": true}));
+    assert_error(&f.get(&format!("/v1/organization/invites/{id}")).await, 404, Some("not_found"), None);
+    assert_eq!(f.get("/v1/organization/invites").await.body["data"], json!([]));
+}
+
+#[tokio::test]
+async fn audit_logs_show_core_events_in_openai_types_with_filters() {
+    let f = Fixture::new().await;
+    let role = f.post("/v1/organization/roles", json!({"role_name": "R", "permissions": ["api.groups.read"]})).await;
+    let rid = role.body["id"].as_str().unwrap().to_owned();
+    f.post(&format!("/v1/organization/users/{}/roles", f.ada.id), json!({"role_id": rid})).await;
+    let all = f.get("/v1/organization/audit_logs?limit=100").await;
+    assert_eq!(all.status, 200, "{:?}", all.body);
+    let data = all.body["data"].as_array().unwrap();
+    assert_eq!(data[0]["type"], json!("role.assignment.created"), "{data:?}");
+    assert_eq!(data[0]["role.assignment.created"]["principal_id"], json!(f.ada.id));
+    assert_eq!(data[1]["type"], json!("role.created"));
+    assert_eq!(data[1]["role.created"]["role_name"], json!("R"));
+    assert_eq!(data[1]["role.created"]["permissions"], json!(["api.groups.read"]));
+    assert!(data.iter().any(|e| e["type"] == json!("user.added")));
+    let filtered = f
+        .get("/v1/organization/audit_logs?event_types%5B%5D=role.created&event_types%5B%5D=api_key.created")
+        .await;
+    let types: Vec<&str> = filtered.body["data"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["role.created", "api_key.created"]);
+    let by_resource = f.get(&format!("/v1/organization/audit_logs?resource_ids[]={rid}")).await;
+    assert_eq!(by_resource.body["data"].as_array().unwrap().len(), 1);
+    let actor = f.get(&format!("/v1/organization/audit_logs?actor_emails[]={}", f.owner.email)).await;
+    assert!(actor.body["data"].as_array().unwrap().iter().all(|e| e["actor"]["type"] == json!("session")));
+    let future = f.get("/v1/organization/audit_logs?effective_at[gte]=4000000000").await;
+    assert_eq!(future.body["data"], json!([]));
+    let past = f.get("/v1/organization/audit_logs?effective_at%5Blt%5D=4000000000&effective_at[gt]=1000").await;
+    assert_eq!(past.body["data"].as_array().unwrap().len(), data.len().min(20));
+    // Pages follow last_id.
+    let p1 = f.get("/v1/organization/audit_logs?limit=2").await;
+    let p2 = f.get(&format!("/v1/organization/audit_logs?limit=2&after={}", p1.body["last_id"].as_str().unwrap())).await;
+    assert_eq!(p2.body["data"][0]["id"], data[2]["id"]);
+    assert_error(&f.get("/v1/organization/audit_logs?effective_at[gte]=soon").await, 400, Some("invalid_type"), Some("effective_at[gte]"));
+}
+
+#[tokio::test]
+async fn bodiless_deletes_unknown_routes_and_method_errors_use_the_envelope() {
+    let f = Fixture::new().await;
+    // DELETE with a JSON content type and no body, as the SDK sends it.
+    let made = f.post("/v1/organization/roles", json!({"role_name": "Tmp", "permissions": ["api.groups.read"]})).await;
+    let id = made.body["id"].as_str().unwrap();
+    let r = f
+        .app
+        .client
+        .delete(format!("{}/v1/organization/roles/{id}", f.app.base))
+        .header("authorization", format!("Bearer {}", f.key))
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = f.get("/v1/organization/nothing").await;
+    assert_eq!(r.body, json!({"error": {"message": "Invalid URL (GET /v1/organization/nothing)",
+        "type": "invalid_request_error", "param": null, "code": null}}));
+    let r = send(&f.app, Method::PUT, "/v1/organization/users", Some(&f.key), None, Some(json!({}))).await;
+    assert_eq!(r.status, 405);
+    assert!(r.body["error"]["message"].is_string());
+    let r = f.post("/v1/organization/roles", json!([1, 2])).await;
+    assert_error(&r, 400, Some("invalid_type"), None);
+}
