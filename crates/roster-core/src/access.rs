@@ -87,6 +87,10 @@ pub mod need {
     need!(/// Reading another member's effective permissions.
         ViewPermissions, ["manage_users", "assign_roles", "manage_roles"]);
     need!(ViewAuditLog, ["view_audit_log"]);
+    need!(/// Creating, changing and archiving projects and their members.
+        ManageProjects, ["api.organization.projects.write"]);
+    need!(/// Creating, renaming and deleting groups and their members.
+        ManageGroups, ["api.groups.write"]);
 }
 
 /// Proof that the actor satisfies `N` in `org`. Built only by [`authorize`].

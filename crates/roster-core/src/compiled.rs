@@ -1,21 +1,62 @@
-//! The compiled fast path of an organization's index: every permission key
-//! that appears in a grant is interned to a bit, and each member's decision at
-//! organization scope is precomputed as one bitset (`allow & !deny`, wildcards
-//! expanded over the interned keys). A check is then two hash lookups and a bit
-//! test. Questions the bitsets cannot answer (another scope, a key no grant
-//! names but a wildcard might cover) go to the exact evaluator.
+//! The compiled fast path of an organization's index: permission keys are
+//! interned deployment-wide to small integers, and each member's decision at
+//! organization scope is precomputed as one bitset (`allow & !deny`,
+//! wildcards expanded over the keys the organization's grants name). A check
+//! is a lookup in the (small, hot) key table, one lookup in the organization's
+//! member table whose entry carries the bitset inline, and a bit test.
+//! Questions the bitsets cannot answer (another scope, a key no grant of the
+//! organization names but a wildcard might cover) go to the exact evaluator.
 
 use crate::ids::UserId;
 use rustc_hash::FxHashMap;
+use std::sync::{Arc, Mutex};
 
 const ACTIVE: u8 = 1;
 const OVERRIDE: u8 = 2;
 const WILDCARDS: u8 = 4;
 
+/// Words of bits a member's entry holds inline: 256 keys, enough for every
+/// organization whose keys all rank among the deployment's first 256.
+const INLINE: usize = 4;
+
+/// Deployment-wide permission-key ids. Append-only: an id never changes, so
+/// organizations compiled against an older table stay valid beside newer
+/// ones. Each compiled organization holds the table it was compiled with;
+/// organizations compiled together share one.
+#[derive(Debug, Default)]
+pub(crate) struct Interner {
+    ids: FxHashMap<Box<str>, u32>,
+}
+
+/// The newest table. Taken only while compiling, never by a check.
+static INTERNER: Mutex<Option<Arc<Interner>>> = Mutex::new(None);
+
+/// The current table, extended (as a new table) with any of `keys` it lacks.
+/// Extending copies the table; loading many organizations interns all their
+/// keys in one call first (`index::intern_keys`), so that happens once.
+pub(crate) fn intern<'a>(keys: impl Iterator<Item = &'a str> + Clone) -> Arc<Interner> {
+    let mut slot = INTERNER.lock().unwrap_or_else(|e| e.into_inner());
+    let current = slot.get_or_insert_with(Default::default).clone();
+    if keys.clone().all(|k| current.ids.contains_key(k)) {
+        return current;
+    }
+    let mut ids = current.ids.clone();
+    for k in keys {
+        let n = ids.len() as u32;
+        ids.entry(Box::from(k)).or_insert(n);
+    }
+    let next = Arc::new(Interner { ids });
+    *slot = Some(next.clone());
+    next
+}
+
+/// A member's entry: flags and, when the organization's keys fit, the bitset.
 #[derive(Debug, Clone, Copy)]
-struct UserBits {
-    offset: u32,
+struct UserRow {
     flags: u8,
+    /// Offset into `Compiled::overflow` when the bitset is not inline.
+    offset: u32,
+    bits: [u64; INLINE],
 }
 
 /// What the fast path knows.
@@ -38,31 +79,48 @@ pub(crate) struct RoleBits {
 
 #[derive(Debug, Clone, Default)]
 pub struct Compiled {
-    perm_ids: FxHashMap<Box<str>, u32>,
+    interner: Arc<Interner>,
+    /// Words of a member's bitset: enough for the highest id the organization uses.
     words: usize,
-    bits: Vec<u64>,
-    users: FxHashMap<UserId, UserBits>,
+    /// The keys the organization's grants name; a key outside this set was
+    /// never compiled, so only a wildcard could grant it.
+    named: Vec<u64>,
+    /// The organization's keys with their ids (for wildcard expansion).
+    keys: Vec<(Box<str>, u32)>,
+    users: FxHashMap<UserId, UserRow>,
+    overflow: Vec<u64>,
+}
+
+fn set(bits: &mut [u64], i: u32) {
+    bits[i as usize / 64] |= 1 << (i % 64);
 }
 
 impl Compiled {
-    /// Interns `keys` (every key named by a grant of the organization).
-    pub(crate) fn with_keys<'a>(keys: impl Iterator<Item = &'a str>) -> Self {
-        let mut perm_ids = FxHashMap::default();
-        for k in keys {
-            let n = perm_ids.len() as u32;
-            perm_ids.entry(Box::from(k)).or_insert(n);
+    /// Interns `keys` (every non-wildcard key named by a grant of the organization).
+    pub(crate) fn with_keys<'a>(keys: impl Iterator<Item = &'a str> + Clone) -> Self {
+        let interner = intern(keys.clone());
+        let mut own: Vec<(Box<str>, u32)> = keys
+            .filter_map(|k| interner.ids.get(k).map(|&i| (Box::from(k), i)))
+            .collect();
+        own.sort_by_key(|(_, i)| *i);
+        own.dedup_by_key(|(_, i)| *i);
+        let words = own.last().map(|(_, i)| (*i as usize / 64) + 1).unwrap_or(1);
+        let mut named = vec![0; words];
+        for (_, i) in &own {
+            set(&mut named, *i);
         }
-        let words = perm_ids.len().div_ceil(64).max(1);
         Compiled {
-            perm_ids,
+            interner,
             words,
-            bits: Vec::new(),
+            named,
+            keys: own,
             users: FxHashMap::default(),
+            overflow: Vec::new(),
         }
     }
 
     /// Compiles one role's grants: `grants` are (key, is_allow); trailing `*`
-    /// keys are expanded over every interned key they cover.
+    /// keys are expanded over every key of the organization they cover.
     pub(crate) fn role_bits<'a>(
         &self,
         grants: impl Iterator<Item = (&'a str, bool)>,
@@ -79,20 +137,29 @@ impl Compiled {
             match key.strip_suffix('*') {
                 Some(prefix) => {
                     rb.wildcards = true;
-                    for (k, &i) in &self.perm_ids {
+                    for (k, i) in &self.keys {
                         if k.starts_with(prefix) {
-                            target[i as usize / 64] |= 1 << (i % 64);
+                            set(target, *i);
                         }
                     }
                 }
                 None => {
-                    if let Some(&i) = self.perm_ids.get(key) {
-                        target[i as usize / 64] |= 1 << (i % 64);
+                    if let Some(&i) = self.interner.ids.get(key) {
+                        if (i as usize) < self.words * 64 {
+                            set(target, i);
+                        }
                     }
                 }
             }
         }
         rb
+    }
+
+    /// Drops what only compiling needed.
+    pub(crate) fn finish(mut self) -> Self {
+        self.keys = Vec::new();
+        self.users.shrink_to_fit();
+        self
     }
 
     /// Records a member's decision from the roles that reach them at organization scope.
@@ -102,7 +169,6 @@ impl Compiled {
         active: bool,
         roles: impl Iterator<Item = &'a RoleBits>,
     ) {
-        let offset = self.bits.len() as u32;
         let mut allow = vec![0u64; self.words];
         let mut deny = vec![0u64; self.words];
         let mut flags = if active { ACTIVE } else { 0 };
@@ -118,9 +184,21 @@ impl Compiled {
                 deny[w] |= r.deny[w];
             }
         }
-        self.bits
-            .extend(allow.iter().zip(&deny).map(|(a, d)| a & !d));
-        self.users.insert(user, UserBits { offset, flags });
+        let decided = allow.iter().zip(&deny).map(|(a, d)| a & !d);
+        let mut row = UserRow {
+            flags,
+            offset: 0,
+            bits: [0; INLINE],
+        };
+        if self.words <= INLINE {
+            for (slot, w) in row.bits.iter_mut().zip(decided) {
+                *slot = w;
+            }
+        } else {
+            row.offset = self.overflow.len() as u32;
+            self.overflow.extend(decided);
+        }
+        self.users.insert(user, row);
     }
 
     /// The decision at organization scope, as far as the bitsets know it.
@@ -135,25 +213,37 @@ impl Compiled {
         if u.flags & OVERRIDE != 0 {
             return Fast::Allowed;
         }
-        match self.perm_ids.get(permission) {
-            Some(&i) => {
-                let word = self.bits[u.offset as usize + i as usize / 64];
-                if word & (1 << (i % 64)) != 0 {
-                    Fast::Allowed
-                } else {
-                    Fast::Denied
-                }
-            }
-            None if u.flags & WILDCARDS != 0 => Fast::Unknown,
-            None => Fast::Denied,
+        let unnamed = if u.flags & WILDCARDS != 0 {
+            Fast::Unknown
+        } else {
+            Fast::Denied
+        };
+        let Some(&i) = self.interner.ids.get(permission) else {
+            return unnamed;
+        };
+        let (w, bit) = (i as usize / 64, 1u64 << (i % 64));
+        if w >= self.words || self.named[w] & bit == 0 {
+            return unnamed;
+        }
+        let word = if self.words <= INLINE {
+            u.bits[w]
+        } else {
+            self.overflow[u.offset as usize + w]
+        };
+        if word & bit != 0 {
+            Fast::Allowed
+        } else {
+            Fast::Denied
         }
     }
 
-    /// Bytes held by the compiled tables (an estimate for reports).
+    /// Bytes held by the compiled tables (an estimate for reports; the shared
+    /// key table is not counted per organization).
     pub fn heap_bytes(&self) -> usize {
-        self.bits.len() * 8
+        self.overflow.len() * 8
+            + self.named.len() * 8
             + self.users.capacity()
-                * (std::mem::size_of::<UserId>() + std::mem::size_of::<UserBits>() + 8)
-            + self.perm_ids.keys().map(|k| k.len() + 24).sum::<usize>()
+                * (std::mem::size_of::<UserId>() + std::mem::size_of::<UserRow>() + 1)
+            + self.keys.iter().map(|(k, _)| k.len() + 24).sum::<usize>()
     }
 }

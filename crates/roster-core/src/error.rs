@@ -65,6 +65,18 @@ pub enum Error {
     ApiKeyNotFound(ApiKeyId),
     #[error("permission {0} not found")]
     PermissionNotFound(String),
+    #[error("project {0} not found")]
+    ProjectNotFound(ProjectId),
+    #[error("user {user} is not a member of project {project}")]
+    ProjectMemberNotFound { project: ProjectId, user: UserId },
+    #[error("group {0} not found")]
+    GroupNotFound(GroupId),
+    #[error("user {user} is not in group {group}")]
+    GroupMemberNotFound { group: GroupId, user: UserId },
+    #[error("group {group} is not attached to project {project}")]
+    ProjectGroupNotFound { project: ProjectId, group: GroupId },
+    #[error("group {group} does not hold role {role} here")]
+    GroupRoleNotFound { group: GroupId, role: RoleId },
 
     // --- conflicts (duplicates)
     #[error("user {user} already holds role {role}")]
@@ -89,6 +101,16 @@ pub enum Error {
     AlreadyMemberEmail(String),
     #[error("the permission key {0:?} exists")]
     PermissionTaken(String),
+    #[error("user {user} is already a member of project {project}")]
+    ProjectMemberDuplicate { project: ProjectId, user: UserId },
+    #[error("a group named {0:?} exists")]
+    GroupNameTaken(String),
+    #[error("user {user} is already in group {group}")]
+    GroupMemberDuplicate { group: GroupId, user: UserId },
+    #[error("group {group} is already attached to project {project}")]
+    ProjectGroupDuplicate { project: ProjectId, group: GroupId },
+    #[error("group {group} already holds role {role} here")]
+    GroupRoleDuplicate { group: GroupId, role: RoleId },
     #[error("a pending invitation for {0:?} exists")]
     InvitationDuplicate(String),
     #[error("a user with the email {0:?} exists: sign in and accept the invitation instead")]
@@ -129,6 +151,14 @@ pub enum Error {
     InvitationNotPending(&'static str),
     #[error("a role of type {0} cannot be used here")]
     RoleScopeMismatch(RoleId),
+    #[error("project {0} is archived")]
+    ProjectArchived(ProjectId),
+    #[error("user {user} is not a member of project {project}")]
+    NotInProject { project: ProjectId, user: UserId },
+    #[error("group {group} is not attached to project {project}")]
+    GroupNotInProject { project: ProjectId, group: GroupId },
+    #[error("this assignment is a project membership's role: change it through the membership")]
+    MembershipRole(AssignmentId),
     #[error(transparent)]
     Validation(#[from] ValidationError),
 

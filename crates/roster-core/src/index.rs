@@ -119,6 +119,26 @@ fn role_entry(name: String, grants: Vec<Grant>) -> RoleEntry {
     }
 }
 
+/// Interns every permission key the organizations' grants name, in one step
+/// (the compiled fast path shares one deployment-wide key table).
+pub fn intern_keys<'a>(data: impl Iterator<Item = &'a OrgData>) {
+    let system: Vec<Grant> = SystemRole::ALL
+        .into_iter()
+        .flat_map(|s| s.grant_list())
+        .collect();
+    let custom: Vec<&str> = data
+        .flat_map(|d| d.roles.iter())
+        .flat_map(|(_, _, grants)| grants.iter())
+        .map(|g| g.permission.as_str())
+        .collect();
+    let keys = system
+        .iter()
+        .map(|g| g.permission.as_str())
+        .chain(custom.iter().copied())
+        .filter(|k| !k.ends_with('*'));
+    crate::compiled::intern(keys);
+}
+
 impl OrgIndex {
     pub fn build(data: OrgData) -> Self {
         let mut ix = OrgIndex::default();
@@ -188,7 +208,7 @@ impl OrgIndex {
                 .filter_map(|(e, _)| role_bits.get(&e.role));
             c.add_user(*user, *status == MemberStatus::Active, roles);
         }
-        c
+        c.finish()
     }
 
     /// The answer alone, as fast as the index can give it.

@@ -227,45 +227,139 @@ pub fn is_capability(key: &str) -> bool {
     CAPABILITIES.iter().any(|c| c.key == key)
 }
 
-/// The admin API dialect's permission keys (OpenAI's RBAC vocabulary). They
-/// belong to the deployment's catalogue beside the capabilities: custom roles
-/// of any dialect may grant them, and checks may ask for them.
-pub const API_PERMISSIONS: &[&str] = &[
-    "api.organization.read",
-    "api.organization.write",
-    "api.organization.users.read",
-    "api.organization.users.write",
-    "api.organization.roles.read",
-    "api.organization.roles.write",
-    "api.organization.invites.read",
-    "api.organization.invites.write",
-    "api.organization.admin_api_keys.read",
-    "api.organization.admin_api_keys.write",
-    "api.organization.audit_logs.read",
-    "api.organization.projects.read",
-    "api.organization.projects.write",
-    "api.organization.projects.users.read",
-    "api.organization.projects.users.write",
-    "api.organization.projects.groups.read",
-    "api.organization.projects.groups.write",
-    "api.organization.projects.roles.read",
-    "api.organization.projects.roles.write",
-    "api.organization.projects.service_accounts.read",
-    "api.organization.projects.service_accounts.write",
-    "api.organization.projects.api_keys.read",
-    "api.organization.projects.api_keys.write",
-    "api.groups.read",
-    "api.groups.write",
-    "api.project.read",
-    "api.project.write",
-    "api.all.read",
-    "api.all.write",
+/// Built-in permission keys of the other dialects (the admin API's
+/// `api.organization.*`, `api.project.*`, ...), with a description. They are
+/// part of the deployment's catalogue beside [`CAPABILITIES`].
+pub const DIALECT_PERMISSIONS: &[(&str, &str)] = &[
+    (
+        "api.organization.projects.write",
+        "Create, change and archive projects and their members",
+    ),
+    (
+        "api.groups.write",
+        "Create, change and delete groups and their members",
+    ),
+    (
+        "api.organization.read",
+        "Read the organization (admin API)",
+    ),
+    (
+        "api.organization.write",
+        "Change the organization (admin API)",
+    ),
+    (
+        "api.organization.users.read",
+        "Read the organization's users (admin API)",
+    ),
+    (
+        "api.organization.users.write",
+        "Change and remove the organization's users (admin API)",
+    ),
+    (
+        "api.organization.roles.read",
+        "Read roles and role assignments (admin API)",
+    ),
+    (
+        "api.organization.roles.write",
+        "Create, change and assign roles (admin API)",
+    ),
+    (
+        "api.organization.invites.read",
+        "Read invites (admin API)",
+    ),
+    (
+        "api.organization.invites.write",
+        "Send and delete invites (admin API)",
+    ),
+    (
+        "api.organization.admin_api_keys.read",
+        "Read admin API keys",
+    ),
+    (
+        "api.organization.admin_api_keys.write",
+        "Create and delete admin API keys",
+    ),
+    (
+        "api.organization.audit_logs.read",
+        "Read the audit log (admin API)",
+    ),
+    (
+        "api.organization.projects.read",
+        "Read projects (admin API)",
+    ),
+    (
+        "api.organization.projects.users.read",
+        "Read project users",
+    ),
+    (
+        "api.organization.projects.users.write",
+        "Add, change and remove project users",
+    ),
+    (
+        "api.organization.projects.groups.read",
+        "Read the groups attached to projects",
+    ),
+    (
+        "api.organization.projects.groups.write",
+        "Attach and detach groups to projects",
+    ),
+    (
+        "api.organization.projects.roles.read",
+        "Read project roles",
+    ),
+    (
+        "api.organization.projects.roles.write",
+        "Create, change and assign project roles",
+    ),
+    (
+        "api.organization.projects.service_accounts.read",
+        "Read project service accounts",
+    ),
+    (
+        "api.organization.projects.service_accounts.write",
+        "Create, change and delete project service accounts",
+    ),
+    (
+        "api.organization.projects.api_keys.read",
+        "Read project API keys",
+    ),
+    (
+        "api.organization.projects.api_keys.write",
+        "Change and delete project API keys",
+    ),
+    (
+        "api.groups.read",
+        "Read groups and their members",
+    ),
+    (
+        "api.project.read",
+        "Read a project's resources",
+    ),
+    (
+        "api.project.write",
+        "Change a project's resources",
+    ),
+    (
+        "api.all.read",
+        "Read everything (API key scope)",
+    ),
+    (
+        "api.all.write",
+        "Change everything (API key scope)",
+    ),
 ];
 
-/// True when `key` is in the deployment's built-in catalogue: a capability
-/// or an admin API permission.
-pub fn is_catalogued(key: &str) -> bool {
-    is_capability(key) || API_PERMISSIONS.contains(&key)
+/// Every built-in key of the deployment's catalogue.
+pub fn builtin_keys() -> impl Iterator<Item = &'static str> {
+    CAPABILITIES
+        .iter()
+        .map(|c| c.key)
+        .chain(DIALECT_PERMISSIONS.iter().map(|(k, _)| *k))
+}
+
+/// True when `key` is a built-in key of any dialect.
+pub fn is_builtin_key(key: &str) -> bool {
+    builtin_keys().any(|k| k == key)
 }
 
 /// The predefined roles: the same in every organization, immutable.
@@ -566,6 +660,8 @@ pub struct Role {
     pub id: RoleId,
     /// `None` for system roles.
     pub org_id: Option<OrgId>,
+    /// The one project a custom project role was made for (`None`: usable in every project).
+    pub project_id: Option<ProjectId>,
     pub name: String,
     pub description: Option<String>,
     pub resource_type: ResourceType,

@@ -449,3 +449,30 @@ fn publishing_an_older_snapshot_never_replaces_a_newer_one() {
         .allowed(user(0), "a", Scope::Organization));
     assert_eq!(index.load().revision, 5);
 }
+
+#[test]
+fn a_wildcard_covers_a_key_only_another_organization_names() {
+    // The fast path's key table is deployment-wide: "a.x" gets an id from the
+    // first organization; the second names only "a.*" and must still allow it.
+    let base = World {
+        status: vec![Some(MemberStatus::Active); USERS],
+        parents: vec![],
+        dept_members: vec![],
+        group_members: vec![],
+        roles: vec![vec![(2, true)]],
+        assignments: vec![(0, 0, 0, 0, 0)],
+    };
+    let first = OrgIndex::build(base.data());
+    assert!(first.allowed(user(0), "a.x", Scope::Organization));
+    let second = OrgIndex::build(
+        World {
+            roles: vec![vec![(4, true)]],
+            ..base.clone()
+        }
+        .data(),
+    );
+    assert!(second.allowed(user(0), "a.x", Scope::Organization));
+    assert!(second.allowed(user(0), "a.z", Scope::Organization));
+    assert!(!second.allowed(user(0), "b", Scope::Organization));
+    assert!(!second.allowed(user(1), "a.x", Scope::Organization));
+}

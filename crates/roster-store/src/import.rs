@@ -754,7 +754,7 @@ fn read_plan(
         let mut seen = HashSet::new();
         for p in &r.permissions {
             let known =
-                declared.contains(p) || existing.permissions.contains(p) || is_capability(p);
+                declared.contains(p) || existing.permissions.contains(p) || is_builtin_key(p);
             if !known {
                 return Err(bad(
                     ROLES,

@@ -13,6 +13,7 @@ pub mod auth;
 pub mod db;
 pub mod departments;
 pub mod follow;
+pub mod groups;
 pub mod import;
 pub mod invitations;
 pub mod keys;
@@ -21,11 +22,13 @@ pub mod members;
 pub mod orgs;
 pub mod pages;
 pub mod permissions;
+pub mod projects;
 pub mod roles;
 mod rows;
 pub mod users;
 
 pub use db::{DbKind, Store};
+pub use projects::Chunk;
 pub use rows::Page;
 
 /// What a write produced, and the revision it produced it at.

@@ -143,6 +143,20 @@ async fn fill(
     }
     for r in rows(
         conn,
+        &filter("group_members", "org_id, group_id, user_id", ""),
+        org,
+    )
+    .await?
+    {
+        if let Some(d) = data.get_mut(&org_of(&r)?) {
+            d.group_members.push((
+                GroupId(uuid_of(&r, "group_id")?),
+                UserId(uuid_of(&r, "user_id")?),
+            ));
+        }
+    }
+    for r in rows(
+        conn,
         &filter("departments", "id, org_id, parent_id, name", ""),
         org,
     )
@@ -200,6 +214,8 @@ pub(crate) async fn all_orgs(conn: &mut AnyConnection) -> Result<Vec<(OrgId, Org
     let started = std::time::Instant::now();
     fill(conn, None, &mut data).await?;
     let loaded = started.elapsed();
+    // One pass over every key first, so the parallel builds share one key table.
+    roster_core::index::intern_keys(data.values());
     // Building is CPU work on plain data: split it across the cores.
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())

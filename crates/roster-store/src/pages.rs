@@ -270,31 +270,6 @@ impl Store {
         Ok(slice)
     }
 
-    /// The assignments `principal` holds at exactly `scope`, oldest first.
-    pub async fn held_assignments(
-        &self,
-        access: &OrgAccess<need::AnyMember>,
-        principal: Principal,
-        scope: Scope,
-    ) -> Result<Vec<Assignment>> {
-        let (ptype, pid) = crate::load::principal_cols(principal);
-        let (stype, sid) = crate::load::scope_cols(scope);
-        let rows = sqlx::query(
-            "SELECT id, org_id, role_id, principal_type, principal_id, scope_type, scope_id, is_primary, created_at \
-             FROM role_assignments WHERE org_id = $1 AND principal_type = $2 AND principal_id = $3 \
-             AND scope_type = $4 AND scope_id = $5 ORDER BY created_at, id",
-        )
-        .bind(id(access.org()))
-        .bind(ptype)
-        .bind(pid)
-        .bind(stype)
-        .bind(sid)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?;
-        rows.iter().map(crate::load::assignment_of).collect()
-    }
-
     /// The user ids (as events spell actors) of the given emails; unknown emails are skipped.
     pub async fn user_ids_by_email(&self, emails: &[String]) -> Result<Vec<UserId>> {
         let keys: Vec<String> = emails.iter().map(|e| e.trim().to_lowercase()).collect();

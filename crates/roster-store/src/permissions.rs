@@ -101,7 +101,7 @@ impl Store {
                 "a defined permission cannot be a wildcard",
             ));
         }
-        if is_catalogued(key.as_str()) {
+        if is_builtin_key(key.as_str()) {
             return Err(Error::PermissionTaken(key.as_str().to_owned()));
         }
         let description = bounded_opt("description", description, 500)?;

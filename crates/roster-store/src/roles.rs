@@ -117,6 +117,8 @@ pub struct NewRole {
     pub allow: Vec<String>,
     /// Keys the role denies (deny beats allow across all of a user's roles).
     pub deny: Vec<String>,
+    /// A project role made for this project (`None`: an organization role).
+    pub project: Option<ProjectId>,
 }
 
 /// A partial update of a custom role: `None` leaves a field unchanged; a
@@ -182,6 +184,7 @@ fn system_role(sys: SystemRole, created_at: Timestamp, member_count: i64) -> Rol
     Role {
         id: sys.id(),
         org_id: None,
+        project_id: None,
         name: sys.name().to_owned(),
         description: Some(sys.description().to_owned()),
         resource_type: sys.resource_type(),
@@ -196,6 +199,7 @@ fn custom_role_of(row: &AnyRow, grants: Vec<Grant>, member_count: i64) -> Result
     Ok(Role {
         id: RoleId(uuid_of(row, "id")?),
         org_id: Some(OrgId(uuid_of(row, "org_id")?)),
+        project_id: opt_uuid_of(row, "project_id")?.map(ProjectId),
         name: str_of(row, "name")?,
         description: opt_str_of(row, "description")?,
         resource_type: ResourceType::parse(&str_of(row, "resource_type")?)
@@ -207,7 +211,8 @@ fn custom_role_of(row: &AnyRow, grants: Vec<Grant>, member_count: i64) -> Result
     })
 }
 
-const ROLE_COLS: &str = "id, org_id, name, description, resource_type, created_at, updated_at";
+const ROLE_COLS: &str =
+    "id, org_id, project_id, name, description, resource_type, created_at, updated_at";
 
 /// A system role or a custom role of `org`, with its member count.
 async fn fetch_role(conn: &mut AnyConnection, org: OrgId, role: RoleId) -> Result<Role> {
@@ -244,6 +249,64 @@ async fn fetch_org_role(conn: &mut AnyConnection, org: OrgId, role: RoleId) -> R
     let r = fetch_role(conn, org, role).await?;
     if r.resource_type != ResourceType::Organization {
         return Err(Error::RoleNotFound(role));
+    }
+    Ok(r)
+}
+
+/// The role as a project's catalogue shows it: project roles usable in `project`.
+async fn fetch_project_role(
+    conn: &mut AnyConnection,
+    org: OrgId,
+    project: ProjectId,
+    role: RoleId,
+) -> Result<Role> {
+    let r = fetch_role(conn, org, role).await?;
+    if r.resource_type != ResourceType::Project || r.project_id.is_some_and(|p| p != project) {
+        return Err(Error::RoleNotFound(role));
+    }
+    Ok(r)
+}
+
+/// Where a custom role lives: the organization's catalogue or one project's.
+#[derive(Debug, Clone, Copy)]
+enum Home {
+    Org,
+    Project(ProjectId),
+}
+
+async fn fetch_home_role(
+    conn: &mut AnyConnection,
+    org: OrgId,
+    home: Home,
+    role: RoleId,
+) -> Result<Role> {
+    match home {
+        Home::Org => fetch_org_role(conn, org, role).await,
+        Home::Project(p) => {
+            crate::projects::fetch_project(conn, org, p).await?;
+            fetch_project_role(conn, org, p, role).await
+        }
+    }
+}
+
+/// A role that may be assigned at `scope`: organization-type roles at
+/// organization and department scope; at a project's scope, project-type
+/// roles made for every project or for that one.
+pub(crate) async fn fetch_role_for_scope(
+    conn: &mut AnyConnection,
+    org: OrgId,
+    role: RoleId,
+    scope: Scope,
+) -> Result<Role> {
+    let r = fetch_role(conn, org, role).await?;
+    let fits = match scope {
+        Scope::Organization | Scope::Department(_) => r.resource_type == ResourceType::Organization,
+        Scope::Project(p) => {
+            r.resource_type == ResourceType::Project && r.project_id.is_none_or(|rp| rp == p)
+        }
+    };
+    if !fits {
+        return Err(Error::RoleScopeMismatch(role));
     }
     Ok(r)
 }
@@ -298,11 +361,9 @@ async fn grants_for(
             .collect::<Result<_>>()?;
     let known = |k: &PermissionKey| {
         if k.is_wildcard() {
-            CAPABILITIES.iter().any(|c| k.covers(c.key))
-                || API_PERMISSIONS.iter().any(|a| k.covers(a))
-                || defined.iter().any(|d| k.covers(d))
+            builtin_keys().any(|b| k.covers(b)) || defined.iter().any(|d| k.covers(d))
         } else {
-            is_catalogued(k.as_str()) || defined.contains(k.as_str())
+            is_builtin_key(k.as_str()) || defined.contains(k.as_str())
         }
     };
     let mut invalid = Vec::new();
@@ -494,20 +555,28 @@ impl Store {
         let name = bounded("name", &input.name, 1, 100)?;
         let description = bounded_opt("description", input.description.as_deref(), 500)?;
         let mut tx = self.begin(ctx).await?;
+        let resource_type = match input.project {
+            Some(p) => {
+                crate::projects::writable_project(tx.conn(), org, p).await?;
+                ResourceType::Project
+            }
+            None => ResourceType::Organization,
+        };
         let grants = grants_for(tx.conn(), org, &input.allow, &input.deny).await?;
         self.refuse_escalation(access.actor(), org, &keys_of(&grants, Effect::Allow))?;
         let rid = RoleId::new();
         let now = now_micros();
         sqlx::query(
-            "INSERT INTO roles (id, org_id, name, name_key, description, resource_type, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+            "INSERT INTO roles (id, org_id, name, name_key, description, resource_type, project_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
         )
         .bind(id(rid))
         .bind(id(org))
         .bind(&name)
         .bind(name_key(&name))
         .bind(&description)
-        .bind(ResourceType::Organization.as_str())
+        .bind(resource_type.as_str())
+        .bind(input.project.map(id))
         .bind(now)
         .execute(tx.conn())
         .await
@@ -529,6 +598,31 @@ impl Store {
         role: RoleId,
         patch: RolePatch,
     ) -> Result<Written<Role>> {
+        self.update_role_at(ctx, access, Home::Org, role, patch)
+            .await
+    }
+
+    /// [`Store::update_role`] for a role of one project's catalogue.
+    pub async fn update_project_role(
+        &self,
+        ctx: &Ctx,
+        access: &OrgAccess<need::ManageRoles>,
+        project: ProjectId,
+        role: RoleId,
+        patch: RolePatch,
+    ) -> Result<Written<Role>> {
+        self.update_role_at(ctx, access, Home::Project(project), role, patch)
+            .await
+    }
+
+    async fn update_role_at(
+        &self,
+        ctx: &Ctx,
+        access: &OrgAccess<need::ManageRoles>,
+        home: Home,
+        role: RoleId,
+        patch: RolePatch,
+    ) -> Result<Written<Role>> {
         let org = access.org();
         if let Some(sys) = role.system() {
             return Err(Error::SystemRoleImmutable {
@@ -543,7 +637,7 @@ impl Store {
             .transpose()?;
         let description = bounded_opt("description", patch.description.as_deref(), 500)?;
         let mut tx = self.begin(ctx).await?;
-        let before = fetch_org_role(tx.conn(), org, role).await?;
+        let before = fetch_home_role(tx.conn(), org, home, role).await?;
         let old_allow = keys_of(&before.grants, Effect::Allow);
         let old_deny = keys_of(&before.grants, Effect::Deny);
         let grants = if patch.allow.is_some() || patch.deny.is_some() {
@@ -613,14 +707,40 @@ impl Store {
         tx.commit(self, after).await
     }
 
-    /// Deletes a custom role that no live member holds. Its grants and every
-    /// remaining assignment (departments, groups, soft-deleted members) go
-    /// with it; a soft-deleted member whose primary role it was falls back to Member.
+    /// Deletes a custom role. Unless `cascade`, a role that live members hold
+    /// at organization scope is refused. Its grants and every remaining
+    /// assignment go with it; members whose primary role it was fall back to
+    /// Member, project members whose project role it was to project Member.
     pub async fn delete_role(
         &self,
         ctx: &Ctx,
         access: &OrgAccess<need::ManageRoles>,
         role: RoleId,
+        cascade: bool,
+    ) -> Result<Written<()>> {
+        self.delete_role_at(ctx, access, Home::Org, role, cascade)
+            .await
+    }
+
+    /// Deletes a role of one project's catalogue with its assignments.
+    pub async fn delete_project_role(
+        &self,
+        ctx: &Ctx,
+        access: &OrgAccess<need::ManageRoles>,
+        project: ProjectId,
+        role: RoleId,
+    ) -> Result<Written<()>> {
+        self.delete_role_at(ctx, access, Home::Project(project), role, true)
+            .await
+    }
+
+    async fn delete_role_at(
+        &self,
+        ctx: &Ctx,
+        access: &OrgAccess<need::ManageRoles>,
+        home: Home,
+        role: RoleId,
+        cascade: bool,
     ) -> Result<Written<()>> {
         let org = access.org();
         if let Some(sys) = role.system() {
@@ -631,8 +751,11 @@ impl Store {
         }
         let mut tx = self.begin(ctx).await?;
         tx.lock_org(self.kind, org).await?;
-        let before = fetch_org_role(tx.conn(), org, role).await?;
-        if before.member_count > 0 {
+        let before = fetch_home_role(tx.conn(), org, home, role).await?;
+        if cascade {
+            self.may_change_holders(access.actor(), org, &before, false)?;
+        }
+        if before.member_count > 0 && !cascade {
             return Err(Error::RoleHasMembers {
                 role,
                 count: before.member_count,
@@ -652,6 +775,17 @@ impl Store {
         for user in primaries {
             set_primary(&mut tx, org, user, SystemRole::Member.id()).await?;
         }
+        // Memberships and attached groups keep their row with the default project role.
+        sqlx::query(
+            "UPDATE role_assignments SET role_id = $1 WHERE org_id = $2 AND role_id = $3 AND id IN \
+             (SELECT assignment_id FROM project_members UNION ALL SELECT assignment_id FROM project_groups)",
+        )
+        .bind(id(SystemRole::ProjectMember.id()))
+        .bind(id(org))
+        .bind(id(role))
+        .execute(tx.conn())
+        .await
+        .map_err(db_err)?;
         sqlx::query("DELETE FROM role_assignments WHERE org_id = $1 AND role_id = $2")
             .bind(id(org))
             .bind(id(role))
@@ -853,5 +987,299 @@ impl Store {
             None,
         );
         tx.commit(self, ()).await
+    }
+}
+
+/// A role a principal holds at one scope, through one assignment.
+#[derive(Debug, Clone)]
+pub struct AssignedRole {
+    pub assignment: Assignment,
+    pub role: Role,
+}
+
+const ASSIGNMENT_COLS: &str =
+    "id, org_id, role_id, principal_type, principal_id, scope_type, scope_id, is_primary, created_at";
+
+/// Fails unless the principal exists in the organization and, for a user, is a
+/// live (Active or Pending) member.
+async fn require_principal(tx: &mut Tx, org: OrgId, principal: Principal) -> Result<()> {
+    match principal {
+        Principal::User(u) => crate::members::require_member(tx, org, u).await,
+        Principal::Group(g) => crate::groups::fetch_group(tx.conn(), org, g)
+            .await
+            .map(|_| ()),
+        Principal::Department(d) => {
+            let row = sqlx::query("SELECT id FROM departments WHERE id = $1 AND org_id = $2")
+                .bind(id(d))
+                .bind(id(org))
+                .fetch_optional(tx.conn())
+                .await
+                .map_err(db_err)?;
+            row.map(|_| ()).ok_or(Error::DeptNotFound(d))
+        }
+    }
+}
+
+/// Fails unless the scope exists; a project scope must be a live project the
+/// principal belongs to (users as members, groups as attached groups).
+async fn require_scope(tx: &mut Tx, org: OrgId, principal: Principal, scope: Scope) -> Result<()> {
+    match scope {
+        Scope::Organization => Ok(()),
+        Scope::Department(d) => require_principal(tx, org, Principal::Department(d)).await,
+        Scope::Project(project) => {
+            crate::projects::writable_project(tx.conn(), org, project).await?;
+            match principal {
+                Principal::User(user) => {
+                    if crate::projects::in_project(tx.conn(), org, project, user).await? {
+                        Ok(())
+                    } else {
+                        Err(Error::NotInProject { project, user })
+                    }
+                }
+                Principal::Group(group) => {
+                    match crate::projects::fetch_project_group(tx.conn(), org, project, group).await
+                    {
+                        Ok(_) => Ok(()),
+                        Err(Error::ProjectGroupNotFound { .. }) => {
+                            Err(Error::GroupNotInProject { project, group })
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
+                Principal::Department(_) => Ok(()),
+            }
+        }
+    }
+}
+
+fn not_held(org: OrgId, principal: Principal, role: RoleId) -> Error {
+    match principal {
+        Principal::User(user) => Error::AssignmentNotFound { org, user, role },
+        Principal::Group(group) => Error::GroupRoleNotFound { group, role },
+        Principal::Department(dept) => Error::DeptRoleNotFound { dept, role },
+    }
+}
+
+async fn find_assignment(
+    conn: &mut AnyConnection,
+    org: OrgId,
+    principal: Principal,
+    role: RoleId,
+    scope: Scope,
+) -> Result<Option<Assignment>> {
+    let (ptype, pid) = principal_cols(principal);
+    let (stype, sid) = scope_cols(scope);
+    let row = sqlx::query(&format!(
+        "SELECT {ASSIGNMENT_COLS} FROM role_assignments WHERE org_id = $1 AND role_id = $2 AND principal_type = $3 \
+         AND principal_id = $4 AND scope_type = $5 AND scope_id = $6"
+    ))
+    .bind(id(org))
+    .bind(id(role))
+    .bind(ptype)
+    .bind(pid)
+    .bind(stype)
+    .bind(sid)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    row.as_ref().map(crate::load::assignment_of).transpose()
+}
+
+impl Store {
+    /// The project-type roles usable in a project: the system project roles,
+    /// then custom roles made for every project or for this one, by name.
+    pub async fn list_project_roles(
+        &self,
+        access: &OrgAccess<need::AnyMember>,
+        project: ProjectId,
+    ) -> Result<Vec<Role>> {
+        let org = access.org();
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        crate::projects::fetch_project(&mut conn, org, project).await?;
+        let created = org_created_at(&mut conn, org).await?;
+        let mut out: Vec<Role> = SystemRole::ALL
+            .into_iter()
+            .filter(|s| s.resource_type() == ResourceType::Project)
+            .map(|s| system_role(s, created, 0))
+            .collect();
+        let rows = sqlx::query(
+            "SELECT id FROM roles WHERE org_id = $1 AND resource_type = 'project' \
+             AND (project_id IS NULL OR project_id = $2) ORDER BY name_key, name, id",
+        )
+        .bind(id(org))
+        .bind(id(project))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_err)?;
+        for r in &rows {
+            out.push(fetch_role(&mut conn, org, RoleId(uuid_of(r, "id")?)).await?);
+        }
+        Ok(out)
+    }
+
+    /// One role of a project's catalogue.
+    pub async fn get_project_role(
+        &self,
+        access: &OrgAccess<need::AnyMember>,
+        project: ProjectId,
+        role: RoleId,
+    ) -> Result<Role> {
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        fetch_home_role(&mut conn, access.org(), Home::Project(project), role).await
+    }
+
+    /// Assigns `role` to a user, group or department at a scope. The role's
+    /// type must fit the scope; a project scope needs a live project that the
+    /// principal belongs to. Duplicates are conflicts; nobody hands out a role
+    /// stronger than their own.
+    pub async fn assign(
+        &self,
+        ctx: &Ctx,
+        access: &OrgAccess<need::AssignRoles>,
+        principal: Principal,
+        role: RoleId,
+        scope: Scope,
+    ) -> Result<Written<AssignedRole>> {
+        let org = access.org();
+        let mut tx = self.begin(ctx).await?;
+        // Serializes with role, group and project deletion.
+        tx.lock_org(self.kind, org).await?;
+        let r = fetch_role_for_scope(tx.conn(), org, role, scope).await?;
+        self.may_change_holders(access.actor(), org, &r, true)?;
+        require_principal(&mut tx, org, principal).await?;
+        require_scope(&mut tx, org, principal, scope).await?;
+        if find_assignment(tx.conn(), org, principal, role, scope)
+            .await?
+            .is_some()
+        {
+            return Err(match principal {
+                Principal::User(user) => Error::AssignmentDuplicate { org, user, role },
+                Principal::Group(group) => Error::GroupRoleDuplicate { group, role },
+                Principal::Department(dept) => Error::DeptRoleDuplicate { dept, role },
+            });
+        }
+        let a = insert_assignment(&mut tx, org, role, principal, scope, false)
+            .await
+            .map_err(|e| match (e, principal) {
+                (Error::AssignmentDuplicate { .. }, Principal::Group(group)) => {
+                    Error::GroupRoleDuplicate { group, role }
+                }
+                (e, _) => e,
+            })?;
+        tx.audit(
+            Some(org),
+            "role.assigned",
+            "role_assignment",
+            a.id,
+            None,
+            json(&a),
+        );
+        tx.commit(
+            self,
+            AssignedRole {
+                assignment: a,
+                role: r,
+            },
+        )
+        .await
+    }
+
+    /// Takes `role` at `scope` away from a principal. A user's organization
+    /// roles go through [`Store::unassign_role`] (last owner, primary role);
+    /// a project membership's own role is changed through the membership.
+    pub async fn unassign(
+        &self,
+        ctx: &Ctx,
+        access: &OrgAccess<need::AssignRoles>,
+        principal: Principal,
+        role: RoleId,
+        scope: Scope,
+    ) -> Result<Written<()>> {
+        if let (Principal::User(user), Scope::Organization) = (principal, scope) {
+            return self.unassign_role(ctx, access, role, user).await;
+        }
+        let org = access.org();
+        let mut tx = self.begin(ctx).await?;
+        tx.lock_org(self.kind, org).await?;
+        let a = find_assignment(tx.conn(), org, principal, role, scope)
+            .await?
+            .ok_or_else(|| not_held(org, principal, role))?;
+        if let Scope::Project(p) = scope {
+            crate::projects::writable_project(tx.conn(), org, p).await?;
+        }
+        let r = fetch_role(tx.conn(), org, role).await?;
+        self.may_change_holders(access.actor(), org, &r, false)?;
+        if crate::projects::is_membership_assignment(&mut tx, a.id).await? {
+            return Err(Error::MembershipRole(a.id));
+        }
+        sqlx::query("DELETE FROM role_assignments WHERE id = $1")
+            .bind(id(a.id))
+            .execute(tx.conn())
+            .await
+            .map_err(db_err)?;
+        tx.audit(
+            Some(org),
+            "role.unassigned",
+            "role_assignment",
+            a.id,
+            json(&a),
+            None,
+        );
+        tx.commit(self, ()).await
+    }
+
+    /// The roles a principal holds directly at one scope, oldest first.
+    pub async fn principal_assignments(
+        &self,
+        access: &OrgAccess<need::AnyMember>,
+        principal: Principal,
+        scope: Scope,
+    ) -> Result<Vec<AssignedRole>> {
+        let org = access.org();
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        let (ptype, pid) = principal_cols(principal);
+        let (stype, sid) = scope_cols(scope);
+        let rows = sqlx::query(&format!(
+            "SELECT {ASSIGNMENT_COLS} FROM role_assignments WHERE org_id = $1 AND principal_type = $2 \
+             AND principal_id = $3 AND scope_type = $4 AND scope_id = $5 ORDER BY created_at, id"
+        ))
+        .bind(id(org))
+        .bind(ptype)
+        .bind(pid)
+        .bind(stype)
+        .bind(sid)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_err)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let a = crate::load::assignment_of(row)?;
+            let role = fetch_role(&mut conn, org, a.role_id).await?;
+            out.push(AssignedRole {
+                assignment: a,
+                role,
+            });
+        }
+        Ok(out)
+    }
+
+    /// One role a principal holds directly at a scope.
+    pub async fn principal_assignment(
+        &self,
+        access: &OrgAccess<need::AnyMember>,
+        principal: Principal,
+        role: RoleId,
+        scope: Scope,
+    ) -> Result<AssignedRole> {
+        let org = access.org();
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        let a = find_assignment(&mut conn, org, principal, role, scope)
+            .await?
+            .ok_or_else(|| not_held(org, principal, role))?;
+        let role = fetch_role(&mut conn, org, role).await?;
+        Ok(AssignedRole {
+            assignment: a,
+            role,
+        })
     }
 }

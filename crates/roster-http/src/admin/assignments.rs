@@ -16,7 +16,6 @@ use axum::extract::{Path, State};
 use axum::Json;
 use roster_core::{need, Assignment, OrgAccess, OrgId, Principal, ProjectId, Role, RoleId, Scope};
 use serde::Deserialize;
-use std::collections::HashMap;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -42,23 +41,21 @@ impl AssignBody {
     }
 }
 
-/// The roles a principal holds at `scope`, each once, with when it was given.
+/// The roles a principal holds directly at `scope`, in role-id order, with
+/// the assignment that gives each.
 pub(super) async fn held(
     app: &App,
     access: &OrgAccess<need::AnyMember>,
     principal: Principal,
     scope: Scope,
-    catalogue: &[Role],
 ) -> Result<Vec<(Role, Assignment)>, AdminError> {
-    let by_id: HashMap<RoleId, &Role> = catalogue.iter().map(|r| (r.id, r)).collect();
-    let mut out: Vec<(Role, Assignment)> = Vec::new();
-    for a in app.store.held_assignments(access, principal, scope).await? {
-        if let Some(r) = by_id.get(&a.role_id) {
-            if !out.iter().any(|(x, _)| x.id == r.id) {
-                out.push(((*r).clone(), a));
-            }
-        }
-    }
+    let mut out: Vec<(Role, Assignment)> = app
+        .store
+        .principal_assignments(access, principal, scope)
+        .await?
+        .into_iter()
+        .map(|a| (a.role, a.assignment))
+        .collect();
     out.sort_by_key(|(r, _)| r.id);
     Ok(out)
 }
@@ -92,11 +89,6 @@ pub(super) fn held_list(
     Ok(list_b(data, cursor, has_more))
 }
 
-/// The organization's organization-type roles (predefined and custom).
-async fn org_roles(app: &App, access: &OrgAccess<need::AnyMember>) -> Result<Vec<Role>, AdminError> {
-    Ok(app.store.list_roles(access, true).await?)
-}
-
 /// List the organization roles a user holds.
 #[utoipa::path(get, path = "/v1/organization/users/{user_id}/roles", tag = "admin: role assignments",
     params(("user_id" = String, Path), ("after" = Option<String>, Query),
@@ -110,8 +102,7 @@ async fn list_user_roles(
 ) -> Result<Json<ListB<AssignedRoleOut>>, AdminError> {
     let user = user_id(&raw)?;
     live_member(&app, &access, user, &raw).await?;
-    let roles = org_roles(&app, &access).await?;
-    let held = held(&app, &access, Principal::User(user), Scope::Organization, &roles).await?;
+    let held = held(&app, &access, Principal::User(user), Scope::Organization).await?;
     Ok(Json(held_list(held, &q, access.org(), None)?))
 }
 
@@ -128,16 +119,16 @@ async fn assign_user_role(
     let user = user_id(&raw)?;
     let role = b.role(access.org(), None)?;
     live_member(&app, &access, user, &raw).await?;
-    app.store
-        .assign_role(&caller.ctx, &access, role, user)
+    let w = app
+        .store
+        .assign(&caller.ctx, &access, Principal::User(user), role, Scope::Organization)
         .await
         .map_err(|e| AdminError::from(e).echo("role", &b.role_id))?;
     let member = live_member(&app, &access, user, &raw).await?;
-    let r = app.store.get_role(&access.as_member(), role).await?;
     Ok(Json(UserRoleOut {
         object: "user.role",
         user: (&member).into(),
-        role: role_out(&r, access.org(), None),
+        role: role_out(&w.value.role, access.org(), None),
     }))
 }
 
@@ -153,12 +144,12 @@ async fn get_user_role(
     let user = user_id(&raw)?;
     let role = parse_role(&raw_role, access.org(), None)?;
     live_member(&app, &access, user, &raw).await?;
-    let roles = org_roles(&app, &access).await?;
-    let held = held(&app, &access, Principal::User(user), Scope::Organization, &roles).await?;
-    held.iter()
-        .find(|(r, _)| r.id == role)
-        .map(|(r, a)| Json(assigned_role_out(r, access.org(), None, a.created_at)))
-        .ok_or_else(|| AdminError::not_found("role assignment", &format!("{raw}/{raw_role}")))
+    let a = app
+        .store
+        .principal_assignment(&access, Principal::User(user), role, Scope::Organization)
+        .await
+        .map_err(|e| AdminError::from(e).echo("role assignment", &format!("{raw}/{raw_role}")))?;
+    Ok(Json(assigned_role_out(&a.role, access.org(), None, a.assignment.created_at)))
 }
 
 /// Take an organization role away from a user (`assign_roles`).
@@ -174,7 +165,7 @@ async fn unassign_user_role(
     let role = parse_role(&raw_role, access.org(), None)?;
     live_member(&app, &access, user, &raw).await?;
     app.store
-        .unassign_role(&caller.ctx, &access, role, user)
+        .unassign(&caller.ctx, &access, Principal::User(user), role, Scope::Organization)
         .await
         .map_err(|e| AdminError::from(e).echo("role", &raw_role))?;
     Ok(Json(deleted("user.role.deleted", None)))

@@ -129,6 +129,45 @@ pub fn describe(e: &Error) -> AdminError {
         Error::InvitationNotFound => AdminError::not_found("invite", "(unknown)"),
         Error::ApiKeyNotFound(id) => nf("API key", id.to_string()),
         Error::PermissionNotFound(key) => nf("permission", key.clone()),
+        Error::ProjectNotFound(id) => nf("project", id.to_string()),
+        Error::ProjectMemberNotFound { project, user } => {
+            nf("project user", format!("{user} in {project}"))
+        }
+        Error::GroupNotFound(id) => nf("group", id.to_string()),
+        Error::GroupMemberNotFound { group, user } => {
+            nf("group user", format!("{user} in {group}"))
+        }
+        Error::ProjectGroupNotFound { project, group } => {
+            nf("project group", format!("{group} in {project}"))
+        }
+        Error::GroupRoleNotFound { group, role } => AdminError::not_found(
+            "role assignment",
+            &format!("group {group} does not hold role {role}"),
+        ),
+        Error::ProjectMemberDuplicate { .. } => dup(
+            "project_user_exists",
+            "The user is already a member of this project.".into(),
+        )
+        .param("user_id"),
+        Error::GroupNameTaken(name) => dup(
+            "group_name_taken",
+            format!("A group named '{name}' already exists."),
+        )
+        .param("name"),
+        Error::GroupMemberDuplicate { .. } => dup(
+            "group_user_exists",
+            "The user is already in this group.".into(),
+        )
+        .param("user_id"),
+        Error::ProjectGroupDuplicate { .. } => dup(
+            "project_group_exists",
+            "The group is already attached to this project.".into(),
+        )
+        .param("group_id"),
+        Error::GroupRoleDuplicate { .. } => dup(
+            "role_assignment_exists",
+            "The role is already assigned to this group at this scope.".into(),
+        ),
         Error::AssignmentDuplicate { .. } => dup(
             "role_assignment_exists",
             "The role is already assigned to this principal at this scope.".into(),
@@ -199,8 +238,8 @@ pub fn describe(e: &Error) -> AdminError {
             format!("The predefined role '{name}' cannot be modified or deleted."),
         )
         .param("role_id"),
-        // The one model keeps its rule: a role that members hold is not deleted
-        // from under them (see docs/admin-api.md); unassign it first.
+        // Not produced by this dialect (it deletes roles with their
+        // assignments), kept for the table's completeness.
         Error::RoleHasMembers { count, .. } => dup(
             "role_in_use",
             format!("The role is assigned to {count} user(s); remove those assignments first."),
@@ -238,6 +277,25 @@ pub fn describe(e: &Error) -> AdminError {
         Error::RoleScopeMismatch(role) => pre(
             "invalid_role_scope",
             format!("Role {role} cannot be assigned at this scope."),
+        )
+        .param("role_id"),
+        Error::ProjectArchived(id) => pre(
+            "project_archived",
+            format!("Project {id} is archived."),
+        ),
+        Error::NotInProject { project, user } => pre(
+            "user_not_in_project",
+            format!("User {user} is not a member of project {project}: add them to the project first."),
+        )
+        .param("user_id"),
+        Error::GroupNotInProject { project, group } => pre(
+            "group_not_in_project",
+            format!("Group {group} is not attached to project {project}: attach it first."),
+        )
+        .param("group_id"),
+        Error::MembershipRole(_) => pre(
+            "membership_role",
+            "This is the role of the user's project membership: change it with the project user update, or remove the user from the project.".into(),
         )
         .param("role_id"),
         Error::Validation(v) => AdminError::invalid(&v.field, format!("{}: {}", v.field, v.message)),

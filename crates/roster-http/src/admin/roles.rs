@@ -105,6 +105,7 @@ async fn create_role(
         description: b.description,
         allow: b.permissions,
         deny: Vec::new(),
+        project: None,
     };
     let w = app
         .store
@@ -178,7 +179,7 @@ async fn update_role(
     Ok(Json(role_out(&w.value, access.org(), None)))
 }
 
-/// Delete a custom organization role.
+/// Delete a custom organization role with its assignments.
 #[utoipa::path(delete, path = "/v1/organization/roles/{role_id}", tag = "admin: roles",
     params(("role_id" = String, Path)), responses((status = 200, body = DeletedOut)), security(("bearer" = [])))]
 async fn delete_role(
@@ -188,7 +189,7 @@ async fn delete_role(
 ) -> Result<Json<DeletedOut>, AdminError> {
     let role: RoleId = parse_role(&raw, access.org(), None)?;
     app.store
-        .delete_role(&caller.ctx, &access, role)
+        .delete_role(&caller.ctx, &access, role, true)
         .await
         .map_err(|e| AdminError::from(e).echo("role", &raw))?;
     Ok(Json(deleted("role.deleted", Some(raw))))

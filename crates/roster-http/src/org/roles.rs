@@ -151,6 +151,7 @@ async fn create_role(
         description: b.description,
         allow: b.capabilities,
         deny: b.denied_capabilities,
+        project: None,
     };
     let w = app.store.create_role(&caller.ctx, &access, input).await?;
     Ok((
@@ -206,7 +207,7 @@ async fn delete_role(
     let role = role_id(&raw, "role_id")?;
     let w = app
         .store
-        .delete_role(&caller.ctx, &access, role)
+        .delete_role(&caller.ctx, &access, role, false)
         .await
         .map_err(|e| echo(e, &raw, None))?;
     Ok((StatusCode::NO_CONTENT, revision_header(w.revision)))
