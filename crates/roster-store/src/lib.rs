@@ -24,6 +24,7 @@ pub mod pages;
 pub mod permissions;
 pub mod projects;
 pub mod roles;
+pub mod service_accounts;
 mod rows;
 pub mod users;
 

@@ -45,6 +45,24 @@ const TYPES: &[(&str, &str)] = &[
     ("invitation.accepted", "invite.accepted"),
     ("invitation.cancelled", "invite.deleted"),
     ("organization.updated", "organization.updated"),
+    ("project.created", "project.created"),
+    ("project.updated", "project.updated"),
+    ("project.archived", "project.archived"),
+    ("project.deleted", "project.deleted"),
+    ("project.member_added", "user.added"),
+    ("project.member_updated", "user.updated"),
+    ("project.member_removed", "user.deleted"),
+    ("group.created", "group.created"),
+    ("group.updated", "group.updated"),
+    ("group.deleted", "group.deleted"),
+    ("group.member_added", "tenant.group.member.added"),
+    ("group.member_removed", "tenant.group.member.removed"),
+    ("service_account.created", "service_account.created"),
+    ("service_account.updated", "service_account.updated"),
+    ("service_account.deleted", "service_account.deleted"),
+    ("project_api_key.created", "api_key.created"),
+    ("project_api_key.updated", "api_key.updated"),
+    ("project_api_key.deleted", "api_key.deleted"),
 ];
 
 fn type_of(action: &str) -> Option<&'static str> {
@@ -112,7 +130,28 @@ fn details(kind: &str, e: &AuditEvent) -> Value {
     let after = e.after.as_ref();
     let before = e.before.as_ref();
     let get = |v: Option<&Value>, k: &str| v.and_then(|x| x.get(k)).cloned().unwrap_or(Value::Null);
+    // Project membership events target the project; the entry is about the user.
+    if e.action.starts_with("project.member_") {
+        let m = after.or(before);
+        let user = spell("usr_", &get(m, "user_id"));
+        let role = get(m, "role_name");
+        return match kind {
+            "user.added" => json!({"id": user, "data": {"role": role}}),
+            "user.updated" => json!({"id": user, "changes_requested": {"role": role}}),
+            _ => json!({"id": user}),
+        };
+    }
     match kind {
+        "project.created" => json!({"id": id, "data": {"name": get(after, "name"), "title": get(after, "name")}}),
+        "project.updated" => json!({"id": id, "changes_requested": {"title": get(after, "name")}}),
+        "group.created" => json!({"id": id, "data": {"group_name": get(after, "name")}}),
+        "group.updated" => json!({"id": id, "changes_requested": {"group_name": get(after, "name")}}),
+        "tenant.group.member.added" | "tenant.group.member.removed" => {
+            let m = after.or(before);
+            json!({"id": id, "user_id": spell("usr_", &get(m, "user_id"))})
+        }
+        "service_account.created" => json!({"id": id, "data": {"role": get(after, "role")}}),
+        "service_account.updated" => json!({"id": id, "changes_requested": {"role": get(after, "role")}}),
         "api_key.created" => json!({"id": id, "data": {"scopes": get(after, "scopes")}}),
         "api_key.updated" => json!({"id": id, "changes_requested": {"scopes": get(after, "scopes")}}),
         "role.created" => json!({
@@ -161,6 +200,22 @@ fn details(kind: &str, e: &AuditEvent) -> Value {
         }}),
         _ => json!({"id": id}),
     }
+}
+
+/// The project an event is about, if any: its target, or the scope of a
+/// project-scope assignment, or the project of a service account or key.
+fn project_of(e: &AuditEvent) -> Option<Value> {
+    let data = e.after.as_ref().or(e.before.as_ref());
+    if e.target_type == "project" {
+        let name = data.and_then(|d| d.get("name")).filter(|_| !e.action.starts_with("project.member_"));
+        return Some(json!({"id": e.target_id, "name": name}));
+    }
+    let scope = data.and_then(|d| d.get("scope"));
+    if scope.and_then(|s| s.get("type")).and_then(Value::as_str) == Some("project") {
+        return Some(json!({"id": spell("proj_", scope.and_then(|s| s.get("id")).unwrap_or(&Value::Null)), "name": null}));
+    }
+    data.and_then(|d| d.get("project_id"))
+        .map(|p| json!({"id": spell("proj_", p), "name": null}))
 }
 
 /// Who did it: a user's session or a key.
@@ -277,7 +332,7 @@ async fn list_audit_logs(
                 kind,
                 effective_at: secs(e.created_at),
                 actor: actor(&e.actor, &emails),
-                project: None,
+                project: project_of(e),
                 details,
             })
         })

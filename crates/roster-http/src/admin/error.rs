@@ -144,6 +144,7 @@ pub fn describe(e: &Error) -> AdminError {
             "role assignment",
             &format!("group {group} does not hold role {role}"),
         ),
+        Error::ServiceAccountNotFound(id) => nf("service account", id.to_string()),
         Error::ProjectMemberDuplicate { .. } => dup(
             "project_user_exists",
             "The user is already a member of this project.".into(),

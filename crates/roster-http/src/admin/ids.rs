@@ -147,6 +147,12 @@ pub fn org_role_of_word(word: &str, param: &str) -> Result<RoleId, AdminError> {
     }
 }
 
+impl SpelledId for roster_core::ServiceAccountId {
+    fn parse_spelled(s: &str) -> Result<Self, roster_core::IdError> {
+        Self::parse(s)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,10 +7,14 @@ mod assignments;
 mod audit;
 mod error;
 mod extract;
+mod groups;
 mod ids;
 mod invites;
 mod keys;
+mod project_roles;
+mod projects;
 mod roles;
+mod service_accounts;
 mod users;
 mod views;
 
@@ -30,6 +34,10 @@ pub fn routes() -> OpenApiRouter<App> {
         .merge(assignments::routes())
         .merge(invites::routes())
         .merge(keys::routes())
+        .merge(groups::routes())
+        .merge(projects::routes())
+        .merge(project_roles::routes())
+        .merge(service_accounts::routes())
         .merge(audit::routes())
 }
 

@@ -116,6 +116,13 @@ pub struct UserOut {
     pub developer_persona: Option<String>,
 }
 
+/// A display name from an optional name, falling back to the email.
+pub fn display_name_of(name: Option<&str>, email: &str) -> String {
+    name.filter(|n| !n.trim().is_empty())
+        .unwrap_or(email)
+        .to_owned()
+}
+
 /// A user's display name: full name, else username, else email.
 pub fn display_name(u: &User) -> String {
     u.full_name
