@@ -1,7 +1,6 @@
 // The admin API dialect (OpenAI's `/v1/organization/...`, `/v1/projects/...`):
 // the contract of the spec's §7, its envelopes, and consistency with the
 // organization API over the one model.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 use common::*;
@@ -447,4 +446,223 @@ async fn bodiless_deletes_unknown_routes_and_method_errors_use_the_envelope() {
     assert!(r.body["error"]["message"].is_string());
     let r = f.post("/v1/organization/roles", json!([1, 2])).await;
     assert_error(&r, 400, Some("invalid_type"), None);
+}
+
+/// The organization API's answer to "may `user` use `permission` (in `project`)?".
+async fn allowed(f: &Fixture, user: &str, permission: &str, project: Option<&str>) -> bool {
+    let r = f
+        .app
+        .post(&format!("/v1/organizations/{}/check", f.org), &f.owner.token,
+            json!({"user_id": user, "permission": permission, "project_id": project}))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    r.body["allowed"].as_bool().unwrap()
+}
+
+/// Creates a project through this dialect and returns its id.
+async fn project(f: &Fixture, name: &str) -> String {
+    let r = f.post("/v1/organization/projects", json!({"name": name})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    r.body["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn seed_001_assigns_a_project_role_to_a_project_user() {
+    let f = Fixture::new().await;
+    let p = project(&f, "Apollo").await;
+    let role = f
+        .post(&format!("/v1/projects/{p}/roles"), json!({"role_name": "API Project Key Manager",
+            "permissions": ["api.organization.projects.api_keys.read", "api.organization.projects.api_keys.write"],
+            "description": "Allows managing API keys for the project"}))
+        .await;
+    assert_eq!(role.status, 200, "{:?}", role.body);
+    assert_eq!(role.body["resource_type"], json!("api.project"));
+    let rid = role.body["id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/projects/{p}/users/{}/roles", f.ada.id);
+    // Not in the project yet: 400, no implicit add.
+    let r = f.post(&path, json!({"role_id": rid})).await;
+    assert_error(&r, 400, Some("user_not_in_project"), Some("user_id"));
+    let added = f.post(&format!("/v1/organization/projects/{p}/users"), json!({"user_id": f.ada.id, "role": "member"})).await;
+    assert_eq!(added.status, 200, "{:?}", added.body);
+    assert_eq!((added.body["object"].as_str(), added.body["role"].as_str()), (Some("organization.project.user"), Some("member")));
+    let r = f.post(&path, json!({"role_id": rid})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let joined = r.body["user"]["added_at"].as_i64().unwrap();
+    assert_eq!(
+        r.body,
+        json!({
+            "object": "user.role",
+            "user": {"object": "organization.user", "id": f.ada.id, "name": "Ada Adams", "email": f.ada.email,
+                "role": "reader", "added_at": joined},
+            "role": {"object": "role", "id": rid, "name": "API Project Key Manager",
+                "description": "Allows managing API keys for the project",
+                "permissions": ["api.organization.projects.api_keys.read", "api.organization.projects.api_keys.write"],
+                "resource_type": "api.project", "predefined_role": false}
+        })
+    );
+    // The organization API's check sees it at the project's scope, not at the organization's.
+    let perm = "api.organization.projects.api_keys.write";
+    assert!(allowed(&f, &f.ada.id, perm, Some(&p)).await);
+    assert!(!allowed(&f, &f.ada.id, perm, None).await);
+    // Duplicate: 409 once; listed with the membership's role; retrieve and delete.
+    let dup = f.post(&path, json!({"role_id": rid})).await;
+    assert_error(&dup, 409, Some("role_assignment_exists"), None);
+    assert_eq!(dup.headers.get("x-should-retry").unwrap(), "false");
+    let list = f.get(&path).await;
+    let ids: Vec<&str> = list.body["data"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert!(ids.contains(&rid.as_str()) && ids.contains(&format!("role-api-project-member__api-project__{p}").as_str()), "{ids:?}");
+    // Both spellings of a predefined project role are accepted.
+    let r = f.post(&path, json!({"role_id": "role-api-project-viewer"})).await;
+    assert_eq!(r.body["role"]["id"], json!(format!("role-api-project-viewer__api-project__{p}")));
+    let r = f.delete(&format!("{path}/role-api-project-viewer__api-project__{p}")).await;
+    assert_eq!(r.body, json!({"object": "user.role.deleted", "deleted": true}));
+    // The membership's own role goes through the membership.
+    let r = f.delete(&format!("{path}/role-api-project-member")).await;
+    assert_error(&r, 400, Some("membership_role"), Some("role_id"));
+    // Wrong scope, unknown ids.
+    assert_error(&f.post(&path, json!({"role_id": "role_owner"})).await, 400, Some("invalid_role_scope"), Some("role_id"));
+    let other = format!("role-api-project-member__api-project__{}", project(&f, "Other").await);
+    assert_error(&f.post(&path, json!({"role_id": other})).await, 400, Some("invalid_role_scope"), Some("role_id"));
+    assert_error(&f.post(&path, json!({"role_id": "role_nope"})).await, 404, Some("not_found"), Some("role_id"));
+    assert_error(&f.post(&format!("/v1/projects/proj_nope/users/{}/roles", f.ada.id), json!({"role_id": rid})).await, 404, Some("not_found"), None);
+    assert_error(&f.post(&format!("/v1/projects/{p}/users/usr_nope/roles"), json!({"role_id": rid})).await, 404, Some("not_found"), None);
+    let r = f.get(&format!("{path}/{rid}")).await;
+    assert_eq!(r.body["id"], json!(rid));
+    // Removing the user from the project takes its project roles along.
+    let r = f.delete(&format!("/v1/organization/projects/{p}/users/{}", f.ada.id)).await;
+    assert_eq!(r.body, json!({"object": "organization.project.user.deleted", "id": f.ada.id, "deleted": true}));
+    assert!(!allowed(&f, &f.ada.id, perm, Some(&p)).await);
+    assert_error(&f.get(&format!("{path}/{rid}")).await, 404, Some("not_found"), None);
+}
+
+#[tokio::test]
+async fn projects_archive_and_refuse_writes() {
+    let f = Fixture::new().await;
+    let p = project(&f, "Zeus").await;
+    let r = f.get(&format!("/v1/organization/projects/{p}")).await;
+    assert_eq!((r.body["status"].as_str(), r.body["archived_at"].clone()), (Some("active"), json!(null)));
+    let r = f.post(&format!("/v1/organization/projects/{p}"), json!({"name": "Zeus 2", "external_key_id": "ek"})).await;
+    assert_eq!((r.body["name"].as_str(), r.body["external_key_id"].as_str()), (Some("Zeus 2"), Some("ek")));
+    let r = f.post(&format!("/v1/organization/projects/{p}"), json!({"external_key_id": null})).await;
+    assert_eq!((r.body["name"].as_str(), r.body["external_key_id"].clone()), (Some("Zeus 2"), json!(null)));
+    assert_error(&f.post("/v1/organization/projects", json!({"name": "X", "residency": "MARS"})).await, 400, Some("invalid_value"), Some("residency"));
+    // Archive: an empty body with a JSON content type.
+    let raw = f
+        .app
+        .client
+        .post(format!("{}/v1/organization/projects/{p}/archive", f.app.base))
+        .header("authorization", format!("Bearer {}", f.key))
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), 200);
+    let body: Value = raw.json().await.unwrap();
+    assert_eq!(body["status"], json!("archived"));
+    assert!(body["archived_at"].is_i64());
+    let r = f.post(&format!("/v1/organization/projects/{p}/users"), json!({"user_id": f.ada.id, "role": "member"})).await;
+    assert_error(&r, 400, Some("project_archived"), None);
+    let listed = f.get("/v1/organization/projects").await;
+    assert!(!listed.body["data"].as_array().unwrap().iter().any(|x| x["id"] == json!(p)));
+    let listed = f.get("/v1/organization/projects?include_archived=true").await;
+    assert!(listed.body["data"].as_array().unwrap().iter().any(|x| x["id"] == json!(p)));
+    assert_error(&f.get("/v1/organization/projects?include_archived=maybe").await, 400, Some("invalid_type"), Some("include_archived"));
+}
+
+#[tokio::test]
+async fn groups_members_and_roles_reach_the_permission_model() {
+    let f = Fixture::new().await;
+    let g = f.post("/v1/organization/groups", json!({"name": "Readers"})).await;
+    assert_eq!(g.status, 200, "{:?}", g.body);
+    assert_eq!((g.body["group_type"].as_str(), g.body["is_scim_managed"].as_bool()), (Some("group"), Some(false)));
+    let gid = g.body["id"].as_str().unwrap().to_owned();
+    assert_error(&f.post("/v1/organization/groups", json!({"name": "readers"})).await, 409, Some("group_name_taken"), Some("name"));
+    let r = f.post(&format!("/v1/organization/groups/{gid}/users"), json!({"user_id": f.ben.id})).await;
+    assert_eq!(r.body, json!({"object": "group.user", "user_id": f.ben.id, "group_id": gid}));
+    assert_error(&f.post(&format!("/v1/organization/groups/{gid}/users"), json!({"user_id": f.ben.id})).await, 409, Some("group_user_exists"), Some("user_id"));
+    let role = f.post("/v1/organization/roles", json!({"role_name": "Audit", "permissions": ["view_audit_log"]})).await;
+    let rid = role.body["id"].as_str().unwrap().to_owned();
+    let r = f.post(&format!("/v1/organization/groups/{gid}/roles"), json!({"role_id": rid})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!((r.body["object"].as_str(), r.body["group"]["scim_managed"].as_bool()), (Some("group.role"), Some(false)));
+    let check = f.app.post(&format!("/v1/organizations/{}/check", f.org), &f.owner.token,
+        json!({"user_id": f.ben.id, "permission": "view_audit_log"})).await;
+    assert_eq!(check.body["allowed"], json!(true), "{:?}", check.body);
+    let r = f.get(&format!("/v1/organization/groups/{gid}/roles")).await;
+    assert_eq!(r.body["data"][0]["id"], json!(rid));
+    // Group users list defaults to newest first.
+    f.post(&format!("/v1/organization/groups/{gid}/users"), json!({"user_id": f.ada.id})).await;
+    let users = f.get(&format!("/v1/organization/groups/{gid}/users")).await;
+    let ids: Vec<&str> = users.body["data"].as_array().unwrap().iter().map(|u| u["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [f.ben.id.as_str(), f.ada.id.as_str()]);
+    let page = f.get(&format!("/v1/organization/groups/{gid}/users?order=asc&limit=1")).await;
+    assert_eq!((page.body["has_more"].as_bool(), page.body["next"].as_str()), (Some(true), Some(f.ada.id.as_str())));
+    let u = f.get(&format!("/v1/organization/groups/{gid}/users/{}", f.ben.id)).await;
+    assert_eq!((u.body["user_type"].as_str(), u.body["name"].as_str()), (Some("user"), Some("Ben Baker")));
+    // Attach to a project and assign a project role to the group.
+    let p = project(&f, "Hermes").await;
+    let r = f.post(&format!("/v1/projects/{p}/groups/{gid}/roles"), json!({"role_id": "role-api-project-viewer"})).await;
+    assert_error(&r, 400, Some("group_not_in_project"), Some("group_id"));
+    let r = f.post(&format!("/v1/organization/projects/{p}/groups"), json!({"group_id": gid, "role": "role-api-project-member"})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!((r.body["object"].as_str(), r.body["group_type"].as_str()), (Some("project.group"), Some("group")));
+    let r = f.post(&format!("/v1/projects/{p}/groups/{gid}/roles"), json!({"role_id": "role-api-project-owner"})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert!(allowed(&f, &f.ben.id, "api.project.anything", Some(&p)).await);
+    let r = f.delete(&format!("/v1/projects/{p}/groups/{gid}/roles/role-api-project-owner")).await;
+    assert_eq!(r.body, json!({"object": "group.role.deleted", "deleted": true}));
+    let pg = f.get(&format!("/v1/organization/projects/{p}/groups/{gid}?group_type=group")).await;
+    assert_eq!(pg.body["group_name"], json!("Readers"));
+    let r = f.delete(&format!("/v1/organization/projects/{p}/groups/{gid}")).await;
+    assert_eq!(r.body, json!({"object": "project.group.deleted", "deleted": true}));
+    // Removing a user from the group removes what the group gave.
+    let r = f.delete(&format!("/v1/organization/groups/{gid}/users/{}", f.ben.id)).await;
+    assert_eq!(r.body, json!({"object": "group.user.deleted", "deleted": true}));
+    let check = f.app.post(&format!("/v1/organizations/{}/check", f.org), &f.owner.token,
+        json!({"user_id": f.ben.id, "permission": "view_audit_log"})).await;
+    assert_eq!(check.body["allowed"], json!(false));
+    let r = f.post(&format!("/v1/organization/groups/{gid}"), json!({"name": "Renamed"})).await;
+    assert_eq!(r.body["name"], json!("Renamed"));
+    assert!(r.body.get("group_type").is_none());
+    let r = f.delete(&format!("/v1/organization/groups/{gid}")).await;
+    assert_eq!(r.body, json!({"object": "group.deleted", "id": gid, "deleted": true}));
+    assert_error(&f.get(&format!("/v1/organization/groups/{gid}")).await, 404, Some("not_found"), None);
+}
+
+#[tokio::test]
+async fn service_accounts_and_project_keys() {
+    let f = Fixture::new().await;
+    let p = project(&f, "Keys").await;
+    let base = format!("/v1/organization/projects/{p}/service_accounts");
+    let r = f.post(&base, json!({"name": "bot"})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["role"], json!("member"));
+    assert!(r.body["api_key"]["value"].as_str().unwrap().starts_with("sk-svcacct-"));
+    let sa = r.body["id"].as_str().unwrap().to_owned();
+    assert!(sa.starts_with("svc_acct_"));
+    let only = f.post(&base, json!({"name": "bare", "create_service_account_only": true})).await;
+    assert_eq!(only.body["api_key"], json!(null));
+    let list = f.get(&format!("{base}?limit=1")).await;
+    assert_eq!((list.body["has_more"].as_bool(), list.body["last_id"].as_str()), (Some(true), Some(sa.as_str())));
+    let r = f.post(&format!("{base}/{sa}"), json!({"role": "owner"})).await;
+    assert_eq!(r.body["role"], json!("owner"));
+    assert_error(&f.post(&format!("{base}/{sa}"), json!({"role": "boss"})).await, 400, Some("invalid_value"), Some("role"));
+    let k = f.post(&format!("{base}/{sa}/api_keys"), json!({"name": "second", "scopes": ["api.all.read"]})).await;
+    assert_eq!(k.body["object"], json!("organization.project.service_account.api_key"));
+    let kid = k.body["id"].as_str().unwrap().to_owned();
+    let keys = f.get(&format!("/v1/organization/projects/{p}/api_keys")).await;
+    assert_eq!(keys.body["data"].as_array().unwrap().len(), 2);
+    let one = f.get(&format!("/v1/organization/projects/{p}/api_keys/{kid}")).await;
+    assert_eq!((one.body["owner"]["type"].as_str(), one.body["owner"]["service_account"]["id"].as_str()), (Some("service_account"), Some(sa.as_str())));
+    let r = f.post(&format!("/v1/organization/projects/{p}/api_keys/{kid}"), json!({"scopes": []})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = f.delete(&format!("/v1/organization/projects/{p}/api_keys/{kid}")).await;
+    assert_eq!(r.body, json!({"object": "organization.project.api_key.deleted", "id": kid, "deleted": true}));
+    let r = f.delete(&format!("{base}/{sa}")).await;
+    assert_eq!(r.body, json!({"object": "organization.project.service_account.deleted", "id": sa, "deleted": true}));
+    assert_eq!(f.get(&format!("/v1/organization/projects/{p}/api_keys")).await.body["data"], json!([]));
+    assert_error(&f.get(&format!("{base}/{sa}")).await, 404, Some("not_found"), None);
+    let audit = f.get("/v1/organization/audit_logs?event_types[]=service_account.created").await;
+    assert_eq!(audit.body["data"].as_array().unwrap().len(), 2);
+    assert_eq!(audit.body["data"][0]["project"]["id"], json!(p));
 }
