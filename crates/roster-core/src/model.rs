@@ -239,10 +239,7 @@ pub const DIALECT_PERMISSIONS: &[(&str, &str)] = &[
         "api.groups.write",
         "Create, change and delete groups and their members",
     ),
-    (
-        "api.organization.read",
-        "Read the organization (admin API)",
-    ),
+    ("api.organization.read", "Read the organization (admin API)"),
     (
         "api.organization.write",
         "Change the organization (admin API)",
@@ -263,10 +260,7 @@ pub const DIALECT_PERMISSIONS: &[(&str, &str)] = &[
         "api.organization.roles.write",
         "Create, change and assign roles (admin API)",
     ),
-    (
-        "api.organization.invites.read",
-        "Read invites (admin API)",
-    ),
+    ("api.organization.invites.read", "Read invites (admin API)"),
     (
         "api.organization.invites.write",
         "Send and delete invites (admin API)",
@@ -287,10 +281,7 @@ pub const DIALECT_PERMISSIONS: &[(&str, &str)] = &[
         "api.organization.projects.read",
         "Read projects (admin API)",
     ),
-    (
-        "api.organization.projects.users.read",
-        "Read project users",
-    ),
+    ("api.organization.projects.users.read", "Read project users"),
     (
         "api.organization.projects.users.write",
         "Add, change and remove project users",
@@ -303,10 +294,7 @@ pub const DIALECT_PERMISSIONS: &[(&str, &str)] = &[
         "api.organization.projects.groups.write",
         "Attach and detach groups to projects",
     ),
-    (
-        "api.organization.projects.roles.read",
-        "Read project roles",
-    ),
+    ("api.organization.projects.roles.read", "Read project roles"),
     (
         "api.organization.projects.roles.write",
         "Create, change and assign project roles",
@@ -327,26 +315,11 @@ pub const DIALECT_PERMISSIONS: &[(&str, &str)] = &[
         "api.organization.projects.api_keys.write",
         "Change and delete project API keys",
     ),
-    (
-        "api.groups.read",
-        "Read groups and their members",
-    ),
-    (
-        "api.project.read",
-        "Read a project's resources",
-    ),
-    (
-        "api.project.write",
-        "Change a project's resources",
-    ),
-    (
-        "api.all.read",
-        "Read everything (API key scope)",
-    ),
-    (
-        "api.all.write",
-        "Change everything (API key scope)",
-    ),
+    ("api.groups.read", "Read groups and their members"),
+    ("api.project.read", "Read a project's resources"),
+    ("api.project.write", "Change a project's resources"),
+    ("api.all.read", "Read everything (API key scope)"),
+    ("api.all.write", "Change everything (API key scope)"),
 ];
 
 /// Every built-in key of the deployment's catalogue.

@@ -24,8 +24,8 @@ pub mod pages;
 pub mod permissions;
 pub mod projects;
 pub mod roles;
-pub mod service_accounts;
 mod rows;
+pub mod service_accounts;
 pub mod users;
 
 pub use db::{DbKind, Store};

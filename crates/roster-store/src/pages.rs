@@ -40,7 +40,8 @@ impl Where {
     }
     /// `AND <col> <op> $n`.
     fn cmp(&mut self, col: &str, op: &str, b: Bind) {
-        self.sql.push_str(&format!(" AND {col} {op} ${}", self.next()));
+        self.sql
+            .push_str(&format!(" AND {col} {op} ${}", self.next()));
         self.binds.push(b);
     }
     /// `AND <col> IN ($n, ...)`; an empty list matches nothing.
@@ -54,10 +55,12 @@ impl Where {
             .collect();
         self.sql
             .push_str(&format!(" AND {col} IN ({})", marks.join(", ")));
-        self.binds
-            .extend(values.iter().cloned().map(Bind::Text));
+        self.binds.extend(values.iter().cloned().map(Bind::Text));
     }
-    fn bind<'q>(&self, mut q: Query<'q, Any, AnyArguments<'q>>) -> Query<'q, Any, AnyArguments<'q>> {
+    fn bind<'q>(
+        &self,
+        mut q: Query<'q, Any, AnyArguments<'q>>,
+    ) -> Query<'q, Any, AnyArguments<'q>> {
         for b in &self.binds {
             q = match b {
                 Bind::Text(s) => q.bind(s.clone()),
@@ -77,7 +80,11 @@ async fn page<T>(
     limit: i64,
     decode: impl Fn(&AnyRow) -> Result<T>,
 ) -> Result<Slice<T>> {
-    let sql = format!("{select} WHERE 1 = 1{} ORDER BY {order} LIMIT {}", w.sql, limit.max(0) + 1);
+    let sql = format!(
+        "{select} WHERE 1 = 1{} ORDER BY {order} LIMIT {}",
+        w.sql,
+        limit.max(0) + 1
+    );
     let rows = w
         .bind(sqlx::query(&sql))
         .fetch_all(&store.pool)
@@ -124,7 +131,11 @@ impl Store {
         let mut w = Where::default();
         w.cmp("m.org_id", "=", Bind::Text(id(access.org())));
         w.sql.push_str(" AND m.deleted_at IS NULL");
-        w.cmp("m.status", "<>", Bind::Text(MemberStatus::Pending.as_str().to_owned()));
+        w.cmp(
+            "m.status",
+            "<>",
+            Bind::Text(MemberStatus::Pending.as_str().to_owned()),
+        );
         if let Some(a) = after {
             w.cmp("m.user_id", ">", Bind::Text(id(a)));
         }
@@ -260,7 +271,8 @@ impl Store {
         if let Some(b) = before {
             w.cmp("id", ">", Bind::Text(id(b)));
         }
-        let select = "SELECT id, revision, org_id, actor, action, target_type, target_id, before_json, \
+        let select =
+            "SELECT id, revision, org_id, actor, action, target_type, target_id, before_json, \
             after_json, trace_id, created_at FROM audit_events";
         let mut slice = page(self, select, &w, order, f.limit, crate::audit::event_of).await?;
         if before.is_some() {
@@ -276,13 +288,14 @@ impl Store {
         let mut w = Where::default();
         w.any_of("email_key", &keys);
         let rows = w
-            .bind(sqlx::query(&format!("SELECT id FROM users WHERE 1 = 1{}", w.sql)))
+            .bind(sqlx::query(&format!(
+                "SELECT id FROM users WHERE 1 = 1{}",
+                w.sql
+            )))
             .fetch_all(&self.pool)
             .await
             .map_err(db_err)?;
-        rows.iter()
-            .map(|r| uuid_of(r, "id").map(UserId))
-            .collect()
+        rows.iter().map(|r| uuid_of(r, "id").map(UserId)).collect()
     }
 
     /// Users by id (any organization's: callers pass ids they found in their own data).

@@ -53,6 +53,15 @@ pub struct CreatedProjectKey {
     pub secret: String,
 }
 
+/// The fields of a new project API key.
+#[derive(Debug, Clone, Default)]
+pub struct NewProjectKey {
+    /// Default: `Secret key`.
+    pub name: Option<String>,
+    pub scopes: Vec<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
 /// The roles a service account may have.
 pub const SERVICE_ACCOUNT_ROLES: [&str; 2] = ["member", "owner"];
 
@@ -202,8 +211,10 @@ async fn insert_key(
         "project_api_key",
         kid,
         None,
-        Some(serde_json::json!({"name": name, "scopes": scopes, "project_id": sa.project_id,
-            "service_account_id": sa.id.to_string(), "prefix": key.prefix})),
+        Some(
+            serde_json::json!({"name": name, "scopes": scopes, "project_id": sa.project_id,
+            "service_account_id": sa.id.to_string(), "prefix": key.prefix}),
+        ),
     );
     Ok(CreatedProjectKey { key, secret })
 }
@@ -387,18 +398,21 @@ impl Store {
         access: &OrgAccess<need::ManageProjects>,
         project: ProjectId,
         sa: ServiceAccountId,
-        name: Option<&str>,
-        scopes: &[String],
-        expires_at: Option<DateTime<Utc>>,
+        input: NewProjectKey,
     ) -> Result<Written<CreatedProjectKey>> {
-        let name = bounded("name", name.unwrap_or("Secret key"), 1, 255)?;
-        check_scopes(scopes)?;
-        check_expiry(expires_at)?;
+        let name = bounded(
+            "name",
+            input.name.as_deref().unwrap_or("Secret key"),
+            1,
+            255,
+        )?;
+        check_scopes(&input.scopes)?;
+        check_expiry(input.expires_at)?;
         let org = access.org();
         let mut tx = self.begin(ctx).await?;
         writable_project(tx.conn(), org, project).await?;
         let account = fetch_account(tx.conn(), org, project, sa).await?;
-        let created = insert_key(&mut tx, &account, &name, scopes, expires_at).await?;
+        let created = insert_key(&mut tx, &account, &name, &input.scopes, input.expires_at).await?;
         tx.commit(self, created).await
     }
 

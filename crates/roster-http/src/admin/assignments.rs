@@ -121,7 +121,13 @@ async fn assign_user_role(
     live_member(&app, &access, user, &raw).await?;
     let w = app
         .store
-        .assign(&caller.ctx, &access, Principal::User(user), role, Scope::Organization)
+        .assign(
+            &caller.ctx,
+            &access,
+            Principal::User(user),
+            role,
+            Scope::Organization,
+        )
         .await
         .map_err(|e| AdminError::from(e).echo("role", &b.role_id))?;
     let member = live_member(&app, &access, user, &raw).await?;
@@ -149,7 +155,12 @@ async fn get_user_role(
         .principal_assignment(&access, Principal::User(user), role, Scope::Organization)
         .await
         .map_err(|e| AdminError::from(e).echo("role assignment", &format!("{raw}/{raw_role}")))?;
-    Ok(Json(assigned_role_out(&a.role, access.org(), None, a.assignment.created_at)))
+    Ok(Json(assigned_role_out(
+        &a.role,
+        access.org(),
+        None,
+        a.assignment.created_at,
+    )))
 }
 
 /// Take an organization role away from a user (`assign_roles`).
@@ -165,7 +176,13 @@ async fn unassign_user_role(
     let role = parse_role(&raw_role, access.org(), None)?;
     live_member(&app, &access, user, &raw).await?;
     app.store
-        .unassign(&caller.ctx, &access, Principal::User(user), role, Scope::Organization)
+        .unassign(
+            &caller.ctx,
+            &access,
+            Principal::User(user),
+            role,
+            Scope::Organization,
+        )
         .await
         .map_err(|e| AdminError::from(e).echo("role", &raw_role))?;
     Ok(Json(deleted("user.role.deleted", None)))

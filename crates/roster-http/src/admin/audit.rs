@@ -111,7 +111,11 @@ fn allowed(role_json: Option<&Value>) -> Vec<String> {
         .map(|gs| {
             gs.iter()
                 .filter(|g| g.get("effect").and_then(Value::as_str) == Some("allow"))
-                .filter_map(|g| g.get("permission").and_then(Value::as_str).map(str::to_owned))
+                .filter_map(|g| {
+                    g.get("permission")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                })
                 .collect()
         })
         .unwrap_or_default()
@@ -119,7 +123,11 @@ fn allowed(role_json: Option<&Value>) -> Vec<String> {
 
 fn role_word(v: Option<&Value>) -> Value {
     v.and_then(Value::as_str)
-        .and_then(|s| roster_core::RoleId::parse(s).ok().or_else(|| uuid::Uuid::parse_str(s).ok().map(roster_core::RoleId)))
+        .and_then(|s| {
+            roster_core::RoleId::parse(s)
+                .ok()
+                .or_else(|| uuid::Uuid::parse_str(s).ok().map(roster_core::RoleId))
+        })
         .map(|r| Value::String(super::ids::org_role_word(r).to_owned()))
         .unwrap_or(Value::Null)
 }
@@ -142,18 +150,26 @@ fn details(kind: &str, e: &AuditEvent) -> Value {
         };
     }
     match kind {
-        "project.created" => json!({"id": id, "data": {"name": get(after, "name"), "title": get(after, "name")}}),
+        "project.created" => {
+            json!({"id": id, "data": {"name": get(after, "name"), "title": get(after, "name")}})
+        }
         "project.updated" => json!({"id": id, "changes_requested": {"title": get(after, "name")}}),
         "group.created" => json!({"id": id, "data": {"group_name": get(after, "name")}}),
-        "group.updated" => json!({"id": id, "changes_requested": {"group_name": get(after, "name")}}),
+        "group.updated" => {
+            json!({"id": id, "changes_requested": {"group_name": get(after, "name")}})
+        }
         "tenant.group.member.added" | "tenant.group.member.removed" => {
             let m = after.or(before);
             json!({"id": id, "user_id": spell("usr_", &get(m, "user_id"))})
         }
         "service_account.created" => json!({"id": id, "data": {"role": get(after, "role")}}),
-        "service_account.updated" => json!({"id": id, "changes_requested": {"role": get(after, "role")}}),
+        "service_account.updated" => {
+            json!({"id": id, "changes_requested": {"role": get(after, "role")}})
+        }
         "api_key.created" => json!({"id": id, "data": {"scopes": get(after, "scopes")}}),
-        "api_key.updated" => json!({"id": id, "changes_requested": {"scopes": get(after, "scopes")}}),
+        "api_key.updated" => {
+            json!({"id": id, "changes_requested": {"scopes": get(after, "scopes")}})
+        }
         "role.created" => json!({
             "id": id, "role_name": get(after, "name"), "permissions": allowed(after),
             "resource_type": match get(after, "resource_type").as_str() { Some("project") => "api.project", _ => "api.organization" },
@@ -172,15 +188,24 @@ fn details(kind: &str, e: &AuditEvent) -> Value {
             let a = after.or(before);
             let principal = get(a, "principal");
             let scope = get(a, "scope");
-            let ptype = principal.get("type").and_then(Value::as_str).unwrap_or("user");
+            let ptype = principal
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or("user");
             let pprefix = match ptype {
                 "group" => "group_",
                 "department" => "dept_",
                 _ => "usr_",
             };
             let (rtype, rid) = match scope.get("type").and_then(Value::as_str) {
-                Some("project") => ("api.project", spell("proj_", scope.get("id").unwrap_or(&Value::Null))),
-                Some("department") => ("department", spell("dept_", scope.get("id").unwrap_or(&Value::Null))),
+                Some("project") => (
+                    "api.project",
+                    spell("proj_", scope.get("id").unwrap_or(&Value::Null)),
+                ),
+                Some("department") => (
+                    "department",
+                    spell("dept_", scope.get("id").unwrap_or(&Value::Null)),
+                ),
                 _ => ("api.organization", spell("org_", &get(a, "org_id"))),
             };
             json!({
@@ -192,9 +217,15 @@ fn details(kind: &str, e: &AuditEvent) -> Value {
                 "resource_type": rtype,
             })
         }
-        "user.added" => json!({"id": id, "data": {"role": role_word(after.and_then(|a| a.get("role_id")))}}),
-        "user.updated" => json!({"id": id, "changes_requested": {"role": role_word(after.and_then(|a| a.get("role_id")))}}),
-        "invite.sent" => json!({"id": id, "data": {"email": get(after, "email"), "role": role_word(after.and_then(|a| a.get("role_id")))}}),
+        "user.added" => {
+            json!({"id": id, "data": {"role": role_word(after.and_then(|a| a.get("role_id")))}})
+        }
+        "user.updated" => {
+            json!({"id": id, "changes_requested": {"role": role_word(after.and_then(|a| a.get("role_id")))}})
+        }
+        "invite.sent" => {
+            json!({"id": id, "data": {"email": get(after, "email"), "role": role_word(after.and_then(|a| a.get("role_id")))}})
+        }
         "organization.updated" => json!({"id": id, "changes_requested": {
             "name": get(after, "name"), "description": get(after, "description"),
         }}),
@@ -207,12 +238,16 @@ fn details(kind: &str, e: &AuditEvent) -> Value {
 fn project_of(e: &AuditEvent) -> Option<Value> {
     let data = e.after.as_ref().or(e.before.as_ref());
     if e.target_type == "project" {
-        let name = data.and_then(|d| d.get("name")).filter(|_| !e.action.starts_with("project.member_"));
+        let name = data
+            .and_then(|d| d.get("name"))
+            .filter(|_| !e.action.starts_with("project.member_"));
         return Some(json!({"id": e.target_id, "name": name}));
     }
     let scope = data.and_then(|d| d.get("scope"));
     if scope.and_then(|s| s.get("type")).and_then(Value::as_str) == Some("project") {
-        return Some(json!({"id": spell("proj_", scope.and_then(|s| s.get("id")).unwrap_or(&Value::Null)), "name": null}));
+        return Some(
+            json!({"id": spell("proj_", scope.and_then(|s| s.get("id")).unwrap_or(&Value::Null)), "name": null}),
+        );
     }
     data.and_then(|d| d.get("project_id"))
         .map(|p| json!({"id": spell("proj_", p), "name": null}))
@@ -227,11 +262,22 @@ fn actor(actor: &str, emails: &HashMap<String, String>) -> Value {
     }
 }
 
-fn ids<T>(q: &AQuery, key: &str, parse: impl Fn(&str) -> Option<T>) -> Result<Option<Vec<T>>, AdminError> {
+fn ids<T>(
+    q: &AQuery,
+    key: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<Option<Vec<T>>, AdminError> {
     q.list(key)
         .map(|vs| {
             vs.iter()
-                .map(|v| parse(v).ok_or_else(|| AdminError::invalid(&format!("{key}[]"), format!("Invalid id '{v}' in '{key}'."))))
+                .map(|v| {
+                    parse(v).ok_or_else(|| {
+                        AdminError::invalid(
+                            &format!("{key}[]"),
+                            format!("Invalid id '{v}' in '{key}'."),
+                        )
+                    })
+                })
                 .collect()
         })
         .transpose()
@@ -276,7 +322,10 @@ async fn list_audit_logs(
     let _tenant_only = q.bool("tenant_only", false)?;
     let cursor = |key: &str| -> Result<Option<EventId>, AdminError> {
         q.one(key)
-            .map(|a| EventId::parse(a).map_err(|_| AdminError::invalid(key, format!("Invalid cursor '{a}'."))))
+            .map(|a| {
+                EventId::parse(a)
+                    .map_err(|_| AdminError::invalid(key, format!("Invalid cursor '{a}'.")))
+            })
             .transpose()
     };
     let (after, before) = (cursor("after")?, cursor("before")?);
@@ -337,5 +386,9 @@ async fn list_audit_logs(
             })
         })
         .collect();
-    Ok(Json(super::views::list_a(data, |l: &AuditLogOut| l.id.clone(), page.has_more)))
+    Ok(Json(super::views::list_a(
+        data,
+        |l: &AuditLogOut| l.id.clone(),
+        page.has_more,
+    )))
 }

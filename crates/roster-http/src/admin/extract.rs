@@ -37,7 +37,9 @@ fn organization(parts: &Parts, actor: &Actor) -> Result<OrgId, AdminError> {
                 AdminError::new(
                     StatusCode::BAD_REQUEST,
                     "invalid_organization",
-                    format!("OpenAI-Organization must be an organization id (org_...), got '{raw}'."),
+                    format!(
+                        "OpenAI-Organization must be an organization id (org_...), got '{raw}'."
+                    ),
                 )
             })
         })
@@ -122,7 +124,9 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AdminError> {
     };
     // A struct would also accept a JSON array (field by position): refuse it.
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
-    if first.is_some_and(|b| *b == b'[' || b.is_ascii_digit() || *b == b'"' || *b == b't' || *b == b'f' || *b == b'n') {
+    if first.is_some_and(|b| {
+        *b == b'[' || b.is_ascii_digit() || *b == b'"' || *b == b't' || *b == b'f' || *b == b'n'
+    }) {
         return Err(AdminError::new(
             StatusCode::BAD_REQUEST,
             "invalid_type",

@@ -70,7 +70,10 @@ pub(super) fn rbac_page<T>(
     let desc = q.order(order)? == Order::Desc;
     let after = q
         .one("after")
-        .map(|a| parse_after(a).ok_or_else(|| AdminError::invalid("after", format!("Invalid cursor '{a}'."))))
+        .map(|a| {
+            parse_after(a)
+                .ok_or_else(|| AdminError::invalid("after", format!("Invalid cursor '{a}'.")))
+        })
         .transpose()?;
     Ok((after, limit, desc))
 }
@@ -105,7 +108,10 @@ async fn create_group(
     Admin { caller, access }: Admin<need::ManageGroups>,
     AJson(b): AJson<GroupBody>,
 ) -> Result<Json<GroupOut>, AdminError> {
-    let w = app.store.create_group(&caller.ctx, &access, &b.name).await?;
+    let w = app
+        .store
+        .create_group(&caller.ctx, &access, &b.name)
+        .await?;
     Ok(Json(group_out(&w.value)))
 }
 
@@ -375,10 +381,19 @@ async fn assign_group_role(
     let g = find_group(&app, &access, &raw).await?;
     let w = app
         .store
-        .assign(&caller.ctx, &access, Principal::Group(g.id), role, Scope::Organization)
+        .assign(
+            &caller.ctx,
+            &access,
+            Principal::Group(g.id),
+            role,
+            Scope::Organization,
+        )
         .await
         .map_err(|e| AdminError::from(e).echo("role", &b.role_id))?;
-    Ok(Json(group_role_out(&g, role_out(&w.value.role, access.org(), None))))
+    Ok(Json(group_role_out(
+        &g,
+        role_out(&w.value.role, access.org(), None),
+    )))
 }
 
 /// One organization role a group holds.
@@ -397,7 +412,12 @@ async fn get_group_role(
         .principal_assignment(&access, Principal::Group(g.id), role, Scope::Organization)
         .await
         .map_err(|e| AdminError::from(e).echo("role assignment", &format!("{raw}/{raw_role}")))?;
-    Ok(Json(assigned_role_out(&a.role, access.org(), None, a.assignment.created_at)))
+    Ok(Json(assigned_role_out(
+        &a.role,
+        access.org(),
+        None,
+        a.assignment.created_at,
+    )))
 }
 
 /// Take an organization role away from a group (`assign_roles`).
@@ -412,7 +432,13 @@ async fn unassign_group_role(
     let g = find_group(&app, &access, &raw).await?;
     let role = parse_role(&raw_role, access.org(), None)?;
     app.store
-        .unassign(&caller.ctx, &access, Principal::Group(g.id), role, Scope::Organization)
+        .unassign(
+            &caller.ctx,
+            &access,
+            Principal::Group(g.id),
+            role,
+            Scope::Organization,
+        )
         .await
         .map_err(|e| AdminError::from(e).echo("role assignment", &format!("{raw}/{raw_role}")))?;
     Ok(Json(deleted("group.role.deleted", None)))

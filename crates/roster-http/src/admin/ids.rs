@@ -78,11 +78,7 @@ fn unknown(raw: &str) -> AdminError {
 /// Parses a role id in any accepted spelling. A long predefined id naming
 /// another organization is unknown here (404); one naming another project
 /// than `project` is a role of the wrong scope (400 `invalid_role_scope`).
-pub fn parse_role(
-    raw: &str,
-    org: OrgId,
-    project: Option<ProjectId>,
-) -> Result<RoleId, AdminError> {
+pub fn parse_role(raw: &str, org: OrgId, project: Option<ProjectId>) -> Result<RoleId, AdminError> {
     let raw_t = raw.trim();
     if let Some(rest) = raw_t.strip_prefix(ORG_PREFIX) {
         let (slug, scope) = match rest.split_once(ORG_SCOPE) {
@@ -162,8 +158,15 @@ mod tests {
         let org = OrgId::new();
         let proj = ProjectId::new();
         let long = role_id_out(SystemRole::ProjectMember.id(), org, Some(proj));
-        assert_eq!(long, format!("role-api-project-member__api-project__{proj}"));
-        for raw in [long.as_str(), "role-api-project-member", "role_project_member"] {
+        assert_eq!(
+            long,
+            format!("role-api-project-member__api-project__{proj}")
+        );
+        for raw in [
+            long.as_str(),
+            "role-api-project-member",
+            "role_project_member",
+        ] {
             assert_eq!(
                 parse_role(raw, org, Some(proj)).unwrap(),
                 SystemRole::ProjectMember.id()
@@ -172,9 +175,18 @@ mod tests {
         let other = format!("role-api-project-member__api-project__{}", ProjectId::new());
         assert_eq!(parse_role(&other, org, Some(proj)).unwrap_err().status, 400);
         let owner = role_id_out(SystemRole::Owner.id(), org, None);
-        assert_eq!(parse_role(&owner, org, None).unwrap(), SystemRole::Owner.id());
-        assert_eq!(parse_role(&owner, OrgId::new(), None).unwrap_err().status, 404);
-        assert_eq!(parse_role("role-api-organization-reader", org, None).unwrap(), SystemRole::Member.id());
+        assert_eq!(
+            parse_role(&owner, org, None).unwrap(),
+            SystemRole::Owner.id()
+        );
+        assert_eq!(
+            parse_role(&owner, OrgId::new(), None).unwrap_err().status,
+            404
+        );
+        assert_eq!(
+            parse_role("role-api-organization-reader", org, None).unwrap(),
+            SystemRole::Member.id()
+        );
         assert_eq!(parse_role("nonsense", org, None).unwrap_err().status, 404);
     }
 }

@@ -78,11 +78,22 @@ async fn list_invites(
     let limit = q.limit(20, 1, 100)?;
     let after = q
         .one("after")
-        .map(|a| InvitationId::parse(a).map_err(|_| AdminError::invalid("after", format!("Invalid cursor '{a}'."))))
+        .map(|a| {
+            InvitationId::parse(a)
+                .map_err(|_| AdminError::invalid("after", format!("Invalid cursor '{a}'.")))
+        })
         .transpose()?;
     let page = app.store.invitation_page(&access, after, limit).await?;
-    let data = page.items.iter().map(|(i, at)| invite_out(i, *at)).collect();
-    Ok(Json(list_a(data, |i: &InviteOut| i.id.clone(), page.has_more)))
+    let data = page
+        .items
+        .iter()
+        .map(|(i, at)| invite_out(i, *at))
+        .collect();
+    Ok(Json(list_a(
+        data,
+        |i: &InviteOut| i.id.clone(),
+        page.has_more,
+    )))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -102,11 +102,18 @@ async fn list_keys(
     let desc = q.order(Order::Asc)? == Order::Desc;
     let after = q
         .one("after")
-        .map(|a| ApiKeyId::parse(a).map_err(|_| AdminError::invalid("after", format!("Invalid cursor '{a}'."))))
+        .map(|a| {
+            ApiKeyId::parse(a)
+                .map_err(|_| AdminError::invalid("after", format!("Invalid cursor '{a}'.")))
+        })
         .transpose()?;
     let page = app.store.key_page(&access, after, limit, desc).await?;
     let data = page.items.iter().map(|k| key_out(k, None)).collect();
-    Ok(Json(list_a(data, |k: &AdminKeyOut| k.id.clone(), page.has_more)))
+    Ok(Json(list_a(
+        data,
+        |k: &AdminKeyOut| k.id.clone(),
+        page.has_more,
+    )))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -207,5 +214,8 @@ async fn delete_key(
         .delete_api_key(&caller.ctx, &access, key)
         .await
         .map_err(|e| AdminError::from(e).echo("API key", &raw))?;
-    Ok(Json(deleted("organization.admin_api_key.deleted", Some(raw))))
+    Ok(Json(deleted(
+        "organization.admin_api_key.deleted",
+        Some(raw),
+    )))
 }

@@ -25,7 +25,11 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 pub(super) fn routes() -> OpenApiRouter<App> {
     OpenApiRouter::new()
         .routes(routes!(list_project_roles, create_project_role))
-        .routes(routes!(get_project_role, update_project_role, delete_project_role))
+        .routes(routes!(
+            get_project_role,
+            update_project_role,
+            delete_project_role
+        ))
         .routes(routes!(list_project_user_roles, assign_project_user_role))
         .routes(routes!(get_project_user_role, unassign_project_user_role))
         .routes(routes!(list_project_group_roles, assign_project_group_role))
@@ -165,7 +169,13 @@ async fn assign_project_user_role(
     live_member(&app, &access, user, &raw_user).await?;
     let w = app
         .store
-        .assign(&caller.ctx, &access, Principal::User(user), role, Scope::Project(p.id))
+        .assign(
+            &caller.ctx,
+            &access,
+            Principal::User(user),
+            role,
+            Scope::Project(p.id),
+        )
         .await
         .map_err(|e| AdminError::from(e).echo("role", &b.role_id))?;
     let member = live_member(&app, &access, user, &raw_user).await?;
@@ -192,8 +202,15 @@ async fn get_project_user_role(
         .store
         .principal_assignment(&access, Principal::User(user), role, Scope::Project(p.id))
         .await
-        .map_err(|e| AdminError::from(e).echo("role assignment", &format!("{raw_user}/{raw_role}")))?;
-    Ok(Json(assigned_role_out(&a.role, access.org(), Some(p.id), a.assignment.created_at)))
+        .map_err(|e| {
+            AdminError::from(e).echo("role assignment", &format!("{raw_user}/{raw_role}"))
+        })?;
+    Ok(Json(assigned_role_out(
+        &a.role,
+        access.org(),
+        Some(p.id),
+        a.assignment.created_at,
+    )))
 }
 
 /// Take a project role away from a user (not their membership's own role).
@@ -209,9 +226,17 @@ async fn unassign_project_user_role(
     let user = user_id(&raw_user)?;
     let role = parse_role(&raw_role, access.org(), Some(p.id))?;
     app.store
-        .unassign(&caller.ctx, &access, Principal::User(user), role, Scope::Project(p.id))
+        .unassign(
+            &caller.ctx,
+            &access,
+            Principal::User(user),
+            role,
+            Scope::Project(p.id),
+        )
         .await
-        .map_err(|e| AdminError::from(e).echo("role assignment", &format!("{raw_user}/{raw_role}")))?;
+        .map_err(|e| {
+            AdminError::from(e).echo("role assignment", &format!("{raw_user}/{raw_role}"))
+        })?;
     Ok(Json(deleted("user.role.deleted", None)))
 }
 
@@ -247,10 +272,19 @@ async fn assign_project_group_role(
     let g = find_group(&app, &access, &raw_group).await?;
     let w = app
         .store
-        .assign(&caller.ctx, &access, Principal::Group(g.id), role, Scope::Project(p.id))
+        .assign(
+            &caller.ctx,
+            &access,
+            Principal::Group(g.id),
+            role,
+            Scope::Project(p.id),
+        )
         .await
         .map_err(|e| AdminError::from(e).echo("role", &b.role_id))?;
-    Ok(Json(group_role_out(&g, role_out(&w.value.role, access.org(), Some(p.id)))))
+    Ok(Json(group_role_out(
+        &g,
+        role_out(&w.value.role, access.org(), Some(p.id)),
+    )))
 }
 
 /// One project role a group holds in the project.
@@ -269,8 +303,15 @@ async fn get_project_group_role(
         .store
         .principal_assignment(&access, Principal::Group(g.id), role, Scope::Project(p.id))
         .await
-        .map_err(|e| AdminError::from(e).echo("role assignment", &format!("{raw_group}/{raw_role}")))?;
-    Ok(Json(assigned_role_out(&a.role, access.org(), Some(p.id), a.assignment.created_at)))
+        .map_err(|e| {
+            AdminError::from(e).echo("role assignment", &format!("{raw_group}/{raw_role}"))
+        })?;
+    Ok(Json(assigned_role_out(
+        &a.role,
+        access.org(),
+        Some(p.id),
+        a.assignment.created_at,
+    )))
 }
 
 /// Take a project role away from a group (not its attachment's own role).
@@ -286,8 +327,16 @@ async fn unassign_project_group_role(
     let g = find_group(&app, &access, &raw_group).await?;
     let role = parse_role(&raw_role, access.org(), Some(p.id))?;
     app.store
-        .unassign(&caller.ctx, &access, Principal::Group(g.id), role, Scope::Project(p.id))
+        .unassign(
+            &caller.ctx,
+            &access,
+            Principal::Group(g.id),
+            role,
+            Scope::Project(p.id),
+        )
         .await
-        .map_err(|e| AdminError::from(e).echo("role assignment", &format!("{raw_group}/{raw_role}")))?;
+        .map_err(|e| {
+            AdminError::from(e).echo("role assignment", &format!("{raw_group}/{raw_role}"))
+        })?;
     Ok(Json(deleted("group.role.deleted", None)))
 }

@@ -12,7 +12,9 @@ use crate::app::App;
 use axum::extract::{Path, State};
 use axum::Json;
 use roster_core::{need, OrgAccess, OrgId, ProjectId, RoleId, SystemRole, UserId};
-use roster_store::projects::{NewProject, Project, ProjectGroup, ProjectMember, ProjectPatch, ProjectQuery};
+use roster_store::projects::{
+    NewProject, Project, ProjectGroup, ProjectMember, ProjectPatch, ProjectQuery,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -23,7 +25,11 @@ pub(super) fn routes() -> OpenApiRouter<App> {
         .routes(routes!(get_project, update_project))
         .routes(routes!(archive_project))
         .routes(routes!(list_project_users, add_project_user))
-        .routes(routes!(get_project_user, update_project_user, remove_project_user))
+        .routes(routes!(
+            get_project_user,
+            update_project_user,
+            remove_project_user
+        ))
         .routes(routes!(list_project_groups, add_project_group))
         .routes(routes!(get_project_group, remove_project_group))
 }
@@ -85,7 +91,11 @@ fn project_out(p: &Project) -> ProjectOut {
         name: p.name.clone(),
         created_at: secs(p.created_at),
         archived_at: p.archived_at.map(secs),
-        status: if p.is_archived() { "archived" } else { "active" },
+        status: if p.is_archived() {
+            "archived"
+        } else {
+            "active"
+        },
         external_key_id: p.external_key_id.clone(),
         residency: p.residency.clone(),
     }
@@ -105,14 +115,29 @@ async fn list_projects(
     let include_archived = q.bool("include_archived", false)?;
     let after = q
         .one("after")
-        .map(|a| ProjectId::parse(a).map_err(|_| AdminError::invalid("after", format!("Invalid cursor '{a}'."))))
+        .map(|a| {
+            ProjectId::parse(a)
+                .map_err(|_| AdminError::invalid("after", format!("Invalid cursor '{a}'.")))
+        })
         .transpose()?;
     let page = app
         .store
-        .list_projects(&access, &ProjectQuery { after, limit, include_archived, name: None })
+        .list_projects(
+            &access,
+            &ProjectQuery {
+                after,
+                limit,
+                include_archived,
+                name: None,
+            },
+        )
         .await?;
     let data = page.items.iter().map(project_out).collect();
-    Ok(Json(list_a(data, |p: &ProjectOut| p.id.clone(), page.has_more)))
+    Ok(Json(list_a(
+        data,
+        |p: &ProjectOut| p.id.clone(),
+        page.has_more,
+    )))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -129,7 +154,10 @@ fn check_residency(r: Option<String>) -> Result<Option<String>, AdminError> {
     match r {
         Some(v) if !RESIDENCIES.contains(&v.as_str()) => Err(AdminError::invalid(
             "residency",
-            format!("Invalid 'residency': '{v}'. It must be one of {}.", RESIDENCIES.join(", ")),
+            format!(
+                "Invalid 'residency': '{v}'. It must be one of {}.",
+                RESIDENCIES.join(", ")
+            ),
         )),
         r => Ok(r),
     }
@@ -237,7 +265,12 @@ pub(super) fn project_role_word(role: RoleId, org: OrgId, project: ProjectId) ->
 }
 
 /// A project role named by `owner`/`member`/`viewer` or by a role id.
-fn project_role_of(raw: &str, org: OrgId, project: ProjectId, param: &str) -> Result<RoleId, AdminError> {
+fn project_role_of(
+    raw: &str,
+    org: OrgId,
+    project: ProjectId,
+    param: &str,
+) -> Result<RoleId, AdminError> {
     match raw {
         "" => Err(AdminError::missing(param)),
         "owner" => Ok(SystemRole::ProjectOwner.id()),
@@ -287,15 +320,26 @@ async fn list_project_users(
     let limit = q.limit(20, 1, 100)?;
     let after = q
         .one("after")
-        .map(|a| UserId::parse(a).map_err(|_| AdminError::invalid("after", format!("Invalid cursor '{a}'."))))
+        .map(|a| {
+            UserId::parse(a)
+                .map_err(|_| AdminError::invalid("after", format!("Invalid cursor '{a}'.")))
+        })
         .transpose()?;
     let page = app
         .store
         .list_project_members(&access, project, after, limit)
         .await
         .map_err(|e| AdminError::from(e).echo("project", &raw))?;
-    let data = page.items.iter().map(|m| project_user_out(m, access.org())).collect();
-    Ok(Json(list_a(data, |u: &ProjectUserOut| u.id.clone(), page.has_more)))
+    let data = page
+        .items
+        .iter()
+        .map(|m| project_user_out(m, access.org()))
+        .collect();
+    Ok(Json(list_a(
+        data,
+        |u: &ProjectUserOut| u.id.clone(),
+        page.has_more,
+    )))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -321,7 +365,9 @@ async fn add_project_user(
     let project = project_id(&raw)?;
     let role = project_role_of(&b.role, access.org(), project, "role")?;
     let (user, shown) = match (b.user_id.as_deref(), b.email.as_deref()) {
-        (Some(u), _) if !u.trim().is_empty() => (user_id(u).map_err(|e| e.param("user_id"))?, u.to_owned()),
+        (Some(u), _) if !u.trim().is_empty() => {
+            (user_id(u).map_err(|e| e.param("user_id"))?, u.to_owned())
+        }
         (_, Some(email)) if !email.trim().is_empty() => {
             let u = app
                 .store
@@ -402,7 +448,10 @@ async fn remove_project_user(
         .remove_project_member(&caller.ctx, &access, project, user)
         .await
         .map_err(|e| AdminError::from(e).echo("project user", &format!("{raw_user} in {raw}")))?;
-    Ok(Json(deleted("organization.project.user.deleted", Some(raw_user))))
+    Ok(Json(deleted(
+        "organization.project.user.deleted",
+        Some(raw_user),
+    )))
 }
 
 /// A group attached to a project (`project.group`).
@@ -444,13 +493,19 @@ async fn list_project_groups(
     q: AQuery,
 ) -> Result<Json<ListB<ProjectGroupOut>>, AdminError> {
     let project = project_id(&raw)?;
-    let (after, limit, desc) = rbac_page(&q, 20, 100, Order::Asc, |a| roster_core::GroupId::parse(a).ok())?;
+    let (after, limit, desc) = rbac_page(&q, 20, 100, Order::Asc, |a| {
+        roster_core::GroupId::parse(a).ok()
+    })?;
     let page = app
         .store
         .list_project_groups(&access, project, after, limit, desc)
         .await
         .map_err(|e| AdminError::from(e).echo("project", &raw))?;
-    let data: Vec<ProjectGroupOut> = page.items.iter().map(|g| project_group_out(g, access.org())).collect();
+    let data: Vec<ProjectGroupOut> = page
+        .items
+        .iter()
+        .map(|g| project_group_out(g, access.org()))
+        .collect();
     let cursor = data.last().map(|g| g.group_id.clone());
     Ok(Json(list_b(data, cursor, page.has_more)))
 }
@@ -499,7 +554,12 @@ async fn get_project_group(
 ) -> Result<Json<ProjectGroupOut>, AdminError> {
     match q.one("group_type") {
         None | Some("group") => {}
-        Some("tenant_group") => return Err(AdminError::not_found("project group", &format!("{raw_group} in {raw}"))),
+        Some("tenant_group") => {
+            return Err(AdminError::not_found(
+                "project group",
+                &format!("{raw_group} in {raw}"),
+            ))
+        }
         Some(v) => {
             return Err(AdminError::invalid(
                 "group_type",

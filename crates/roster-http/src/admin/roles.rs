@@ -50,7 +50,10 @@ pub(super) fn role_list(
     let desc = q.order(Order::Asc)? == Order::Desc;
     let after = q
         .one("after")
-        .map(|a| parse_role(a, org, project).map_err(|_| AdminError::invalid("after", format!("Invalid cursor '{a}'."))))
+        .map(|a| {
+            parse_role(a, org, project)
+                .map_err(|_| AdminError::invalid("after", format!("Invalid cursor '{a}'.")))
+        })
         .transpose()?;
     let mut roles = roles;
     roles.sort_by_key(|r| r.id);

@@ -12,7 +12,9 @@ use axum::extract::{Path, State};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use roster_core::{need, ApiKeyId, Error, ServiceAccountId};
-use roster_store::service_accounts::{CreatedProjectKey, ProjectKey, ServiceAccount};
+use roster_store::service_accounts::{
+    CreatedProjectKey, NewProjectKey, ProjectKey, ServiceAccount,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -38,7 +40,9 @@ fn key_id(raw: &str) -> Result<ApiKeyId, AdminError> {
 fn expiry(secs: Option<i64>) -> Result<Option<DateTime<Utc>>, AdminError> {
     match secs {
         None => Ok(None),
-        Some(s) if s > 0 && s <= 10 * 365 * 24 * 3600 => Ok(Some(Utc::now() + chrono::Duration::seconds(s))),
+        Some(s) if s > 0 && s <= 10 * 365 * 24 * 3600 => {
+            Ok(Some(Utc::now() + chrono::Duration::seconds(s)))
+        }
         Some(s) => Err(AdminError::invalid(
             "expires_in_seconds",
             format!("Invalid 'expires_in_seconds': {s}. It must be between 1 and 315360000."),
@@ -110,7 +114,10 @@ async fn list_accounts(
     let limit = q.limit(20, 1, 100)?;
     let after = q
         .one("after")
-        .map(|a| ServiceAccountId::parse(a).map_err(|_| AdminError::invalid("after", format!("Invalid cursor '{a}'."))))
+        .map(|a| {
+            ServiceAccountId::parse(a)
+                .map_err(|_| AdminError::invalid("after", format!("Invalid cursor '{a}'.")))
+        })
         .transpose()?;
     let page = app
         .store
@@ -118,7 +125,11 @@ async fn list_accounts(
         .await
         .map_err(|e| AdminError::from(e).echo("project", &raw))?;
     let data = page.items.iter().map(account_out).collect();
-    Ok(Json(list_a(data, |a: &AccountOut| a.id.clone(), page.has_more)))
+    Ok(Json(list_a(
+        data,
+        |a: &AccountOut| a.id.clone(),
+        page.has_more,
+    )))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -202,7 +213,14 @@ async fn update_account(
     let sa = account_id(&raw_sa)?;
     let w = app
         .store
-        .update_service_account(&caller.ctx, &access, project, sa, b.name.as_deref(), b.role.as_deref())
+        .update_service_account(
+            &caller.ctx,
+            &access,
+            project,
+            sa,
+            b.name.as_deref(),
+            b.role.as_deref(),
+        )
         .await
         .map_err(|e| echo(e, &raw, &raw_sa))?;
     Ok(Json(account_out(&w.value)))
@@ -223,7 +241,10 @@ async fn delete_account(
         .delete_service_account(&caller.ctx, &access, project, sa)
         .await
         .map_err(|e| echo(e, &raw, &raw_sa))?;
-    Ok(Json(deleted("organization.project.service_account.deleted", Some(raw_sa))))
+    Ok(Json(deleted(
+        "organization.project.service_account.deleted",
+        Some(raw_sa),
+    )))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -249,7 +270,17 @@ async fn create_account_key(
     let expires = expiry(b.expires_in_seconds)?;
     let w = app
         .store
-        .create_project_key(&caller.ctx, &access, project, sa, b.name.as_deref(), &b.scopes, expires)
+        .create_project_key(
+            &caller.ctx,
+            &access,
+            project,
+            sa,
+            NewProjectKey {
+                name: b.name,
+                scopes: b.scopes,
+                expires_at: expires,
+            },
+        )
         .await
         .map_err(|e| echo(e, &raw, &raw_sa))?;
     Ok(Json(new_key_out(&w.value)))
@@ -333,13 +364,18 @@ async fn list_keys(
         Some(v) => {
             return Err(AdminError::invalid(
                 "owner_project_access",
-                format!("Invalid 'owner_project_access': '{v}'. It must be active, inactive or any."),
+                format!(
+                    "Invalid 'owner_project_access': '{v}'. It must be active, inactive or any."
+                ),
             ))
         }
     };
     let after = q
         .one("after")
-        .map(|a| ApiKeyId::parse(a).map_err(|_| AdminError::invalid("after", format!("Invalid cursor '{a}'."))))
+        .map(|a| {
+            ApiKeyId::parse(a)
+                .map_err(|_| AdminError::invalid("after", format!("Invalid cursor '{a}'.")))
+        })
         .transpose()?;
     let page = app
         .store
@@ -353,7 +389,11 @@ async fn list_keys(
         page.items.iter().map(key_out).collect()
     };
     let has_more = page.has_more && !inactive_only;
-    Ok(Json(list_a(data, |k: &ProjectKeyOut| k.id.clone(), has_more)))
+    Ok(Json(list_a(
+        data,
+        |k: &ProjectKeyOut| k.id.clone(),
+        has_more,
+    )))
 }
 
 fn echo_key(e: Error, raw_project: &str, raw_key: &str) -> AdminError {
@@ -407,7 +447,14 @@ async fn update_key(
     let expires = expiry(b.expires_in_seconds)?;
     let w = app
         .store
-        .update_project_key(&caller.ctx, &access, project, key, b.scopes.as_deref(), expires)
+        .update_project_key(
+            &caller.ctx,
+            &access,
+            project,
+            key,
+            b.scopes.as_deref(),
+            expires,
+        )
         .await
         .map_err(|e| echo_key(e, &raw, &raw_key))?;
     Ok(Json(key_out(&w.value)))
@@ -428,5 +475,8 @@ async fn delete_key(
         .delete_project_key(&caller.ctx, &access, project, key)
         .await
         .map_err(|e| echo_key(e, &raw, &raw_key))?;
-    Ok(Json(deleted("organization.project.api_key.deleted", Some(raw_key))))
+    Ok(Json(deleted(
+        "organization.project.api_key.deleted",
+        Some(raw_key),
+    )))
 }

@@ -60,7 +60,8 @@ async fn list_users(
     let after = q
         .one("after")
         .map(|a| {
-            UserId::parse(a).map_err(|_| AdminError::invalid("after", format!("Invalid cursor '{a}'.")))
+            UserId::parse(a)
+                .map_err(|_| AdminError::invalid("after", format!("Invalid cursor '{a}'.")))
         })
         .transpose()?;
     let emails = q.list("emails");
@@ -69,7 +70,11 @@ async fn list_users(
         .member_page(&access, after, limit, emails.as_deref())
         .await?;
     let data = page.items.iter().map(UserOut::from).collect();
-    Ok(Json(list_a(data, |u: &UserOut| u.id.clone(), page.has_more)))
+    Ok(Json(list_a(
+        data,
+        |u: &UserOut| u.id.clone(),
+        page.has_more,
+    )))
 }
 
 /// Retrieve a user.
@@ -126,7 +131,13 @@ async fn update_user(
     let m = match role {
         Some(role) if role != before.role_id => {
             app.store
-                .update_member(&caller.ctx, &access, MemberRef::User(user), Some(role), None)
+                .update_member(
+                    &caller.ctx,
+                    &access,
+                    MemberRef::User(user),
+                    Some(role),
+                    None,
+                )
                 .await
                 .map_err(|e| AdminError::from(e).echo("user", &raw))?
                 .value
@@ -150,5 +161,8 @@ async fn delete_user(
         .delete_member(&caller.ctx, &access, MemberRef::User(user))
         .await
         .map_err(|e| AdminError::from(e).echo("user", &raw))?;
-    Ok(Json(deleted("organization.user.deleted", Some(user.to_string()))))
+    Ok(Json(deleted(
+        "organization.user.deleted",
+        Some(user.to_string()),
+    )))
 }
