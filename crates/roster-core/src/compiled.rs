@@ -50,13 +50,73 @@ pub(crate) fn intern<'a>(keys: impl Iterator<Item = &'a str> + Clone) -> Arc<Int
     next
 }
 
-/// A member's entry: flags and, when the organization's keys fit, the bitset.
-#[derive(Debug, Clone, Copy)]
+/// A member's entry: the user, flags and, when the organization's keys fit,
+/// the bitset: one cache line, so a lookup usually touches one line.
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(C, align(64))]
 struct UserRow {
-    flags: u8,
+    /// The user's UUID as a number; 0 (the nil UUID, never a user) marks an empty slot.
+    user: u128,
+    bits: [u64; INLINE],
     /// Offset into `Compiled::overflow` when the bitset is not inline.
     offset: u32,
-    bits: [u64; INLINE],
+    flags: u8,
+}
+
+/// The members of one organization, by user id: open addressing with linear
+/// probing over a power-of-two array of [`UserRow`]s. Hand-written because a
+/// general map keeps control bytes and entries in separate cache lines, and
+/// this lookup sits on every check: here key and answer share one line.
+#[derive(Debug, Clone, Default)]
+struct UserTable {
+    slots: Vec<UserRow>,
+    /// `64 - log2(slots.len())`: the multiplicative hash keeps the top bits.
+    shift: u32,
+}
+
+impl UserTable {
+    fn with_capacity(n: usize) -> Self {
+        // At most 7/8 full, so probes stay short and always end at an empty slot.
+        let size = (n + n / 7 + 1).next_power_of_two().max(2);
+        UserTable {
+            slots: vec![UserRow::default(); size],
+            shift: 64 - size.trailing_zeros(),
+        }
+    }
+
+    #[inline]
+    fn home(&self, key: u128) -> usize {
+        let mixed = (key as u64 ^ (key >> 64) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (mixed >> self.shift) as usize
+    }
+
+    fn insert(&mut self, row: UserRow) {
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(row.user);
+        while self.slots[i].user != 0 && self.slots[i].user != row.user {
+            i = (i + 1) & mask;
+        }
+        self.slots[i] = row;
+    }
+
+    #[inline]
+    fn get(&self, key: u128) -> Option<&UserRow> {
+        if key == 0 || self.slots.is_empty() {
+            return None;
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(key);
+        loop {
+            let slot = &self.slots[i];
+            if slot.user == key {
+                return Some(slot);
+            }
+            if slot.user == 0 {
+                return None;
+            }
+            i = (i + 1) & mask;
+        }
+    }
 }
 
 /// What the fast path knows.
@@ -87,7 +147,9 @@ pub struct Compiled {
     named: Vec<u64>,
     /// The organization's keys with their ids (for wildcard expansion).
     keys: Vec<(Box<str>, u32)>,
-    users: FxHashMap<UserId, UserRow>,
+    /// Members as added, moved into `table` by [`Compiled::finish`].
+    pending: Vec<UserRow>,
+    table: UserTable,
     overflow: Vec<u64>,
 }
 
@@ -114,7 +176,8 @@ impl Compiled {
             words,
             named,
             keys: own,
-            users: FxHashMap::default(),
+            pending: Vec::new(),
+            table: UserTable::default(),
             overflow: Vec::new(),
         }
     }
@@ -158,7 +221,11 @@ impl Compiled {
     /// Drops what only compiling needed.
     pub(crate) fn finish(mut self) -> Self {
         self.keys = Vec::new();
-        self.users.shrink_to_fit();
+        let pending = std::mem::take(&mut self.pending);
+        self.table = UserTable::with_capacity(pending.len());
+        for row in pending {
+            self.table.insert(row);
+        }
         self
     }
 
@@ -186,6 +253,7 @@ impl Compiled {
         }
         let decided = allow.iter().zip(&deny).map(|(a, d)| a & !d);
         let mut row = UserRow {
+            user: user.uuid().as_u128(),
             flags,
             offset: 0,
             bits: [0; INLINE],
@@ -198,13 +266,13 @@ impl Compiled {
             row.offset = self.overflow.len() as u32;
             self.overflow.extend(decided);
         }
-        self.users.insert(user, row);
+        self.pending.push(row);
     }
 
     /// The decision at organization scope, as far as the bitsets know it.
     #[inline]
     pub fn check(&self, user: UserId, permission: &str) -> Fast {
-        let Some(u) = self.users.get(&user) else {
+        let Some(u) = self.table.get(user.uuid().as_u128()) else {
             return Fast::Denied;
         };
         if u.flags & ACTIVE == 0 {
@@ -242,8 +310,7 @@ impl Compiled {
     pub fn heap_bytes(&self) -> usize {
         self.overflow.len() * 8
             + self.named.len() * 8
-            + self.users.capacity()
-                * (std::mem::size_of::<UserId>() + std::mem::size_of::<UserRow>() + 1)
+            + self.table.slots.len() * std::mem::size_of::<UserRow>()
             + self.keys.iter().map(|(k, _)| k.len() + 24).sum::<usize>()
     }
 }

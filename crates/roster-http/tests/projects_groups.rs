@@ -435,3 +435,110 @@ async fn concurrent_duplicate_group_members_give_one_success() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_restarted_store_rebuilds_the_same_decisions() {
+    // The start-up load (rusqlite on SQLite, sqlx on PostgreSQL) must agree
+    // with the index the writes kept up to date.
+    let app = TestApp::spawn().await;
+    let (org, owner) = app.org("Acme").await;
+    let ann = app.member(&org, "Ann Lee", "role_member").await;
+    let bob = app.member(&org, "Bob Ray", "role_member").await;
+    let dept = app
+        .post(
+            &format!("/v1/organizations/{org}/departments"),
+            &owner.token,
+            json!({"name": "Eng"}),
+        )
+        .await;
+    assert_eq!(dept.status, 201, "{:?}", dept.body);
+    let d = dept.body["id"].as_str().unwrap().to_owned();
+    let r = app
+        .post(
+            &format!("/v1/organizations/{org}/departments/{d}/members"),
+            &owner.token,
+            json!({"user_id": bob.id}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let r = app
+        .post(
+            &format!("/v1/organizations/{org}/departments/{d}/roles"),
+            &owner.token,
+            json!({"role_id": "role_admin"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let groups = access::<need::ManageGroups>(&app, &org);
+    let g = app
+        .store
+        .create_group(&ctx(), &groups, "Ops")
+        .await
+        .unwrap()
+        .value
+        .id;
+    app.store
+        .add_group_member(&ctx(), &groups, g, uid(&ann))
+        .await
+        .unwrap();
+    let assign = access::<need::AssignRoles>(&app, &org);
+    app.store
+        .assign(
+            &ctx(),
+            &assign,
+            Principal::Group(g),
+            SystemRole::BillingManager.id(),
+            Scope::Organization,
+        )
+        .await
+        .unwrap();
+    let p = project(&app, &org, "Apollo").await;
+    app.store
+        .add_project_member(
+            &ctx(),
+            &access::<need::ManageProjects>(&app, &org),
+            p,
+            uid(&ann),
+            SystemRole::ProjectMember.id(),
+        )
+        .await
+        .unwrap();
+
+    let reopened = roster_store::Store::open(app.store.url()).await.unwrap();
+    let (live, again) = (app.store.index().load(), reopened.index().load());
+    assert_eq!(live.revision, again.revision);
+    let o: OrgId = org.parse().unwrap();
+    let (a, b) = (live.org(o).unwrap(), again.org(o).unwrap());
+    let dept: DeptId = d.parse().unwrap();
+    for user in [&owner, &ann, &bob] {
+        for scope in [
+            Scope::Organization,
+            Scope::Project(p),
+            Scope::Department(dept),
+        ] {
+            let (ea, eb) = (a.effective(uid(user), scope), b.effective(uid(user), scope));
+            let keys = |e: &roster_core::index::Effective| {
+                e.permissions
+                    .iter()
+                    .map(|(k, _)| k.clone())
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(keys(&ea), keys(&eb), "{} at {scope:?}", user.id);
+            assert!(!keys(&ea).is_empty(), "{} at {scope:?}", user.id);
+            for perm in [
+                "manage_users",
+                "manage_billing",
+                "api.project.write",
+                "view_audit_log",
+            ] {
+                assert_eq!(
+                    a.allowed(uid(user), perm, scope),
+                    b.allowed(uid(user), perm, scope)
+                );
+            }
+        }
+    }
+    assert!(b.allowed(uid(&ann), "manage_billing", Scope::Organization));
+    assert!(b.allowed(uid(&ann), "api.project.write", Scope::Project(p)));
+    assert!(b.allowed(uid(&bob), "manage_users", Scope::Organization));
+}

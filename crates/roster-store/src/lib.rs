@@ -12,6 +12,7 @@ pub mod audit;
 pub mod auth;
 pub mod db;
 pub mod departments;
+mod fastload;
 pub mod follow;
 pub mod groups;
 pub mod import;
