@@ -880,6 +880,10 @@ async fn audit_logs_show_core_events_in_openai_types_with_filters() {
         Some("invalid_type"),
         Some("effective_at[gte]"),
     );
+    let huge = f
+        .get("/v1/organization/audit_logs?effective_at[gt]=9223372036854775807&effective_at[lte]=-9223372036854775808")
+        .await;
+    assert_eq!((huge.status, huge.body["data"].clone()), (200, json!([])));
 }
 
 #[tokio::test]
@@ -1470,4 +1474,61 @@ async fn service_accounts_and_project_keys() {
         .await;
     assert_eq!(audit.body["data"].as_array().unwrap().len(), 2);
     assert_eq!(audit.body["data"][0]["project"]["id"], json!(p));
+}
+
+#[tokio::test]
+async fn no_route_answers_500_to_unknown_ids_or_odd_bodies() {
+    let f = Fixture::new().await;
+    let p = project(&f, "Odd").await;
+    let doc = serde_json::to_value(roster_http::openapi()).unwrap();
+    let mut checked = 0;
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        if roster_http::app::Dialect::of(path) != roster_http::app::Dialect::Admin {
+            continue;
+        }
+        for method in ops.as_object().unwrap().keys() {
+            let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            // Unknown ids everywhere, then a real project with unknown other ids.
+            for project_id in ["proj_unknown", p.as_str()] {
+                let url = path
+                    .replace("{project_id}", project_id)
+                    .split('/')
+                    .map(|s| if s.starts_with('{') { "x_unknown" } else { s })
+                    .collect::<Vec<_>>()
+                    .join("/");
+                for query in ["", "?limit=5&after=zz"] {
+                    for body in [
+                        None,
+                        Some(json!({})),
+                        Some(json!({"role_id": 5, "name": null, "user_id": ""})),
+                    ] {
+                        let r = send(
+                            &f.app,
+                            m.clone(),
+                            &format!("{url}{query}"),
+                            Some(&f.key),
+                            None,
+                            body,
+                        )
+                        .await;
+                        assert!(
+                            r.status < 500,
+                            "{method} {url} -> {} {:?}",
+                            r.status,
+                            r.body
+                        );
+                        if r.status >= 400 {
+                            assert!(
+                                r.body["error"]["message"].is_string(),
+                                "{method} {url}: {:?}",
+                                r.body
+                            );
+                        }
+                        checked += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked >= 72 * 12, "{checked}");
 }

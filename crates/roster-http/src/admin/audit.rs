@@ -290,11 +290,14 @@ fn window(q: &AQuery) -> Result<(Option<i64>, Option<i64>), AdminError> {
         q.int(&key)
     };
     const M: i64 = 1_000_000;
-    let from = [get("gt")?.map(|s| (s + 1) * M), get("gte")?.map(|s| s * M)]
+    // Saturating: any absurd second count is simply "before everything" or "after everything".
+    let at = |s: i64| s.saturating_mul(M);
+    let next = |s: i64| s.saturating_add(1).saturating_mul(M);
+    let from = [get("gt")?.map(next), get("gte")?.map(at)]
         .into_iter()
         .flatten()
         .max();
-    let until = [get("lt")?.map(|s| s * M), get("lte")?.map(|s| (s + 1) * M)]
+    let until = [get("lt")?.map(at), get("lte")?.map(next)]
         .into_iter()
         .flatten()
         .min();
