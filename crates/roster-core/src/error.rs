@@ -80,6 +80,8 @@ pub enum Error {
     ProjectGroupNotFound { project: ProjectId, group: GroupId },
     #[error("group {group} does not hold role {role} here")]
     GroupRoleNotFound { group: GroupId, role: RoleId },
+    #[error("service account {0} not found")]
+    ServiceAccountNotFound(ServiceAccountId),
 
     // --- conflicts (duplicates)
     #[error("user {user} already holds role {role}")]

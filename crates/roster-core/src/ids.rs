@@ -128,6 +128,8 @@ entity_id!(/// An audit event.
     EventId, "evt_");
 entity_id!(/// A user session (login token).
     SessionId, "sess_");
+entity_id!(/// A project's service account (admin API).
+    ServiceAccountId, "svc_acct_");
 
 /// A role id. System roles have fixed UUIDs (the same in every organization)
 /// and also answer to readable ids such as `role_owner`, see [`crate::SystemRole`].
@@ -254,6 +256,7 @@ into_uuid!(
     ApiKeyId,
     EventId,
     SessionId,
+    ServiceAccountId,
     RoleId
 );
 
@@ -278,5 +281,6 @@ from_uuid!(
     ApiKeyId,
     EventId,
     SessionId,
+    ServiceAccountId,
     RoleId
 );

@@ -239,6 +239,87 @@ pub const DIALECT_PERMISSIONS: &[(&str, &str)] = &[
         "api.groups.write",
         "Create, change and delete groups and their members",
     ),
+    ("api.organization.read", "Read the organization (admin API)"),
+    (
+        "api.organization.write",
+        "Change the organization (admin API)",
+    ),
+    (
+        "api.organization.users.read",
+        "Read the organization's users (admin API)",
+    ),
+    (
+        "api.organization.users.write",
+        "Change and remove the organization's users (admin API)",
+    ),
+    (
+        "api.organization.roles.read",
+        "Read roles and role assignments (admin API)",
+    ),
+    (
+        "api.organization.roles.write",
+        "Create, change and assign roles (admin API)",
+    ),
+    ("api.organization.invites.read", "Read invites (admin API)"),
+    (
+        "api.organization.invites.write",
+        "Send and delete invites (admin API)",
+    ),
+    (
+        "api.organization.admin_api_keys.read",
+        "Read admin API keys",
+    ),
+    (
+        "api.organization.admin_api_keys.write",
+        "Create and delete admin API keys",
+    ),
+    (
+        "api.organization.audit_logs.read",
+        "Read the audit log (admin API)",
+    ),
+    (
+        "api.organization.projects.read",
+        "Read projects (admin API)",
+    ),
+    ("api.organization.projects.users.read", "Read project users"),
+    (
+        "api.organization.projects.users.write",
+        "Add, change and remove project users",
+    ),
+    (
+        "api.organization.projects.groups.read",
+        "Read the groups attached to projects",
+    ),
+    (
+        "api.organization.projects.groups.write",
+        "Attach and detach groups to projects",
+    ),
+    ("api.organization.projects.roles.read", "Read project roles"),
+    (
+        "api.organization.projects.roles.write",
+        "Create, change and assign project roles",
+    ),
+    (
+        "api.organization.projects.service_accounts.read",
+        "Read project service accounts",
+    ),
+    (
+        "api.organization.projects.service_accounts.write",
+        "Create, change and delete project service accounts",
+    ),
+    (
+        "api.organization.projects.api_keys.read",
+        "Read project API keys",
+    ),
+    (
+        "api.organization.projects.api_keys.write",
+        "Change and delete project API keys",
+    ),
+    ("api.groups.read", "Read groups and their members"),
+    ("api.project.read", "Read a project's resources"),
+    ("api.project.write", "Change a project's resources"),
+    ("api.all.read", "Read everything (API key scope)"),
+    ("api.all.write", "Change everything (API key scope)"),
 ];
 
 /// Every built-in key of the deployment's catalogue.

@@ -38,6 +38,24 @@ impl App {
         }
     }
 
+    /// Resolves a presented credential to a caller (for dialects that read it
+    /// from one header only, such as the admin API's `Authorization: Bearer`).
+    pub async fn caller_for(&self, credential: String) -> Result<Caller, Error> {
+        let actor = self
+            .store
+            .authenticate(&credential, self.bootstrap_hash.as_deref())
+            .await?;
+        let ctx = Ctx {
+            actor: actor.clone(),
+            trace_id: crate::current_trace_id(),
+        };
+        Ok(Caller {
+            actor,
+            credential,
+            ctx,
+        })
+    }
+
     /// Checks `N` for the caller in `org` against the current index.
     pub fn authorize<N: Need>(&self, caller: &Caller, org: OrgId) -> Result<OrgAccess<N>, Error> {
         let snap: &Snapshot = &self.store.index().load();

@@ -37,7 +37,7 @@ pub struct AuditEntry {
     pub target_name: String,
 }
 
-fn event_of(row: &AnyRow) -> Result<AuditEvent> {
+pub(crate) fn event_of(row: &AnyRow) -> Result<AuditEvent> {
     let json = |col: &str| -> Result<Option<serde_json::Value>> {
         Ok(opt_str_of(row, col)?.and_then(|s| serde_json::from_str(&s).ok()))
     };

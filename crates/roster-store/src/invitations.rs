@@ -24,12 +24,12 @@ use sqlx::AnyConnection;
 pub const INVITATION_DAYS: i64 = 7;
 const DAY_MICROS: i64 = 24 * 3600 * 1_000_000;
 
-const INV_SELECT: &str =
+pub(crate) const INV_SELECT: &str =
     "SELECT i.id, i.org_id, i.email, i.email_key, i.role_id, i.user_id, i.state, \
     i.expires_at, i.created_at, o.name AS org_name FROM invitations i \
     JOIN organizations o ON o.id = i.org_id AND o.deleted_at IS NULL";
 
-fn invitation_of(row: &AnyRow) -> Result<Invitation> {
+pub(crate) fn invitation_of(row: &AnyRow) -> Result<Invitation> {
     let raw = str_of(row, "state")?;
     let state = InvitationState::parse(&raw)
         .ok_or_else(|| Error::internal(std::io::Error::other(format!("invitation state {raw}"))))?;

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use sqlx::any::AnyRow;
 use std::collections::BTreeSet;
 
-const KEY_COLS: &str =
+pub(crate) const KEY_COLS: &str =
     "id, org_id, name, prefix, role_id, is_active, scopes, metadata, usage_limit, \
     created_by, created_at, last_used_at, expires_at";
 
@@ -85,7 +85,7 @@ pub struct KeyPatch {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
-fn key_of(row: &AnyRow) -> Result<KeyInfo> {
+pub(crate) fn key_of(row: &AnyRow) -> Result<KeyInfo> {
     use sqlx::Row;
     let scopes: String = str_of(row, "scopes")?;
     let metadata: String = str_of(row, "metadata")?;

@@ -24,10 +24,12 @@ pub mod keys;
 pub mod load;
 pub mod members;
 pub mod orgs;
+pub mod pages;
 pub mod permissions;
 pub mod projects;
 pub mod roles;
 mod rows;
+pub mod service_accounts;
 pub mod users;
 
 pub use db::{DbKind, Store};

@@ -11,14 +11,14 @@ use roster_core::*;
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
-const MEMBER_SELECT: &str = "SELECT m.id, m.org_id, m.user_id, m.status, m.joined_at, m.deleted_at, m.created_at, \
+pub(crate) const MEMBER_SELECT: &str = "SELECT m.id, m.org_id, m.user_id, m.status, m.joined_at, m.deleted_at, m.created_at, \
     m.updated_at, u.email, u.full_name, u.username, u.created_at AS u_created, u.updated_at AS u_updated, \
     a.role_id, r.name AS role_name \
     FROM memberships m JOIN users u ON u.id = m.user_id \
     LEFT JOIN role_assignments a ON a.org_id = m.org_id AND a.principal_id = m.user_id AND a.is_primary \
     LEFT JOIN roles r ON r.id = a.role_id";
 
-fn member_of(row: &AnyRow) -> Result<Member> {
+pub(crate) fn member_of(row: &AnyRow) -> Result<Member> {
     let role_id = opt_uuid_of(row, "role_id")?
         .map(RoleId)
         .unwrap_or(SystemRole::Member.id());

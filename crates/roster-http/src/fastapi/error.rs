@@ -148,6 +148,7 @@ pub fn describe(e: &Error) -> FaError {
         Error::MemberNotDeleted(_) => d(S::CONFLICT, "The member is not removed"),
         Error::UnknownPermissions(keys) => value_error("permissions", &format!("unknown permissions: {}", keys.join(", "))),
         Error::ProjectNotFound(_) => d(S::NOT_FOUND, "Project not found"),
+        Error::ServiceAccountNotFound(_) => d(S::NOT_FOUND, "Service account not found"),
         Error::ProjectMemberNotFound { .. } => d(S::NOT_FOUND, "The user is not a member of this project"),
         Error::GroupNotFound(_) => d(S::NOT_FOUND, "Group not found"),
         Error::GroupMemberNotFound { .. } => d(S::NOT_FOUND, "The user is not in this group"),
