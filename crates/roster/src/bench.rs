@@ -47,6 +47,20 @@ enum Workload {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// How long a write that changes many members' decisions takes to be
+    /// reflected: binds a role to a department of --members members (and
+    /// takes it away again) through the HTTP API, and times each acknowledged
+    /// write, which Roster sends only once its index reflects the change.
+    Fanout {
+        /// Database to import the organization into (default: a fresh SQLite file).
+        #[arg(long)]
+        database: Option<String>,
+        #[arg(long, default_value_t = 10_000)]
+        members: usize,
+        /// Bind-and-unbind rounds.
+        #[arg(long, default_value_t = 10)]
+        rounds: usize,
+    },
 }
 
 struct Question {
@@ -63,7 +77,150 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             clients,
             seconds,
         } => writes(&database, clients, seconds).await,
+        Workload::Fanout {
+            database,
+            members,
+            rounds,
+        } => fanout(database, members, rounds).await,
     }
+}
+
+/// Writes an import directory: one organization whose `members` members all
+/// sit in one department and hold a Reader role; a Writer role stays unbound.
+fn fanout_dir(dir: &Path, members: usize) -> anyhow::Result<()> {
+    use std::io::Write;
+    let file = |name: &str| -> anyhow::Result<std::io::BufWriter<std::fs::File>> {
+        Ok(std::io::BufWriter::new(std::fs::File::create(
+            dir.join(name),
+        )?))
+    };
+    writeln!(file("orgs.jsonl")?, r#"{{"id":"org_a","name":"Fanout"}}"#)?;
+    writeln!(file("permissions.jsonl")?, "{}", r#"{"name":"doc.read"}"#)?;
+    let mut roles = file("roles.jsonl")?;
+    writeln!(
+        roles,
+        r#"{{"id":"role_r","org_id":"org_a","name":"Reader","permissions":["doc.read"]}}"#
+    )?;
+    writeln!(
+        roles,
+        r#"{{"id":"role_w","org_id":"org_a","name":"Writer","permissions":["manage_users"]}}"#
+    )?;
+    roles.flush()?;
+    writeln!(
+        file("departments.jsonl")?,
+        r#"{{"id":"dept_all","org_id":"org_a","name":"Everyone","parent_id":null,"roles":[]}}"#
+    )?;
+    let (mut users, mut memberships) = (file("users.jsonl")?, file("members.jsonl")?);
+    for u in 0..members {
+        writeln!(
+            users,
+            r#"{{"id":"usr_{u}","email":"fanout-{u}@example.test","name":"Member {u}"}}"#
+        )?;
+        writeln!(
+            memberships,
+            r#"{{"org_id":"org_a","user_id":"usr_{u}","roles":["role_r"],"departments":["dept_all"]}}"#
+        )?;
+    }
+    users.flush()?;
+    memberships.flush()?;
+    Ok(())
+}
+
+async fn fanout(database: Option<String>, members: usize, rounds: usize) -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path().join("import");
+    std::fs::create_dir(&dir)?;
+    fanout_dir(&dir, members)?;
+    let url =
+        database.unwrap_or_else(|| format!("sqlite://{}", tmp.path().join("fanout.db").display()));
+    let store = roster_store::Store::open(&url).await?;
+    let ctx = roster_store::Ctx {
+        actor: roster_core::Actor::Platform,
+        trace_id: "bench".into(),
+    };
+    let platform = roster_core::authorize_platform(&roster_core::Actor::Platform)?;
+    let report = store
+        .import_dir(&ctx, &platform, &dir, &crate::cli::progress_bars())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    store.rebuild_index().await?;
+    let id = |external: &str| -> anyhow::Result<String> {
+        report
+            .id_map
+            .iter()
+            .find(|e| e.external_id == external)
+            .map(|e| e.id.clone())
+            .with_context(|| format!("{external} was not imported"))
+    };
+    let (org, dept, writer, last_user) = (
+        id("org_a")?,
+        id("dept_all")?,
+        id("role_w")?,
+        id(&format!("usr_{}", members.saturating_sub(1)))?,
+    );
+    let base = serve_in_process(store.clone()).await?;
+    let client = reqwest::Client::new();
+    let check = |allowed_expected: bool| {
+        let (client, base, org, user) = (&client, &base, &org, &last_user);
+        async move {
+            let (_, body, _) = post(
+                client,
+                format!("{base}/v1/organizations/{org}/check"),
+                serde_json::json!({"user_id": user, "permission": "manage_users"}),
+            )
+            .await?;
+            if body["allowed"].as_bool() != Some(allowed_expected) {
+                bail!("the check answered {body} right after the write");
+            }
+            anyhow::Ok(())
+        }
+    };
+    eprintln!(
+        "{members} members in one department; binding and unbinding a role {rounds} times ..."
+    );
+    let mut times = Vec::new();
+    for _ in 0..rounds {
+        let t = Instant::now();
+        let (status, body, _) = post(
+            &client,
+            format!("{base}/v1/organizations/{org}/departments/{dept}/roles"),
+            serde_json::json!({"role_id": writer}),
+        )
+        .await?;
+        times.push(t.elapsed());
+        if status != 201 {
+            bail!("binding failed: {status} {body}");
+        }
+        check(true).await?;
+        let t = Instant::now();
+        let r = client
+            .delete(format!(
+                "{base}/v1/organizations/{org}/departments/{dept}/roles/{writer}"
+            ))
+            .header("x-api-key", BENCH_KEY)
+            .send()
+            .await?;
+        times.push(t.elapsed());
+        if !r.status().is_success() {
+            bail!("unbinding failed: {}", r.status());
+        }
+        check(false).await?;
+    }
+    times.sort();
+    let ms = |d: std::time::Duration| round(d.as_secs_f64() * 1000.0, 1);
+    let p50 = times[times.len() / 2];
+    let max = times[times.len() - 1];
+    println!(
+        "{} writes each changing {members} members' decisions: p50 {} ms, max {} ms (acknowledged = reflected)",
+        times.len(),
+        ms(p50),
+        ms(max)
+    );
+    println!(
+        "{}",
+        serde_json::json!({"members": members, "writes": times.len(), "p50_ms": ms(p50), "max_ms": ms(max)})
+    );
+    Ok(())
 }
 
 async fn w1(dir: PathBuf, database: Option<String>) -> anyhow::Result<()> {
