@@ -95,7 +95,7 @@ fn fanout_dir(dir: &Path, members: usize) -> anyhow::Result<()> {
         )?))
     };
     writeln!(file("orgs.jsonl")?, r#"{{"id":"org_a","name":"Fanout"}}"#)?;
-    writeln!(file("permissions.jsonl")?, "{}", r#"{"name":"doc.read"}"#)?;
+    writeln!(file("permissions.jsonl")?, r#"{{"name":"doc.read"}}"#)?;
     let mut roles = file("roles.jsonl")?;
     writeln!(
         roles,
