@@ -1231,6 +1231,61 @@ async fn role_changes_follow_the_owner_and_escalation_rules() {
         (r.status, r.body["role"]["name"].clone()),
         (200, json!("Owner"))
     );
+    // "Assigning" Owner to someone who holds it already is still handing out
+    // Owner: refused to an Admin (for the creator too), nothing changes.
+    let rev = revision(&app).await;
+    for target in [&other.id, &owner.id] {
+        let r = assign(
+            &app,
+            &org,
+            &admin_user.token,
+            target,
+            owner_role["id"].as_str().unwrap(),
+        )
+        .await;
+        assert_eq!(
+            assert_detail(&r, 403),
+            "User does not have access to this resource"
+        );
+    }
+    assert_eq!(revision(&app).await, rev, "nothing changed");
+    let native = org_typeid(&org);
+    let m = app
+        .get(
+            &format!("/v1/organizations/{native}/users/{}", other.id),
+            &owner.token,
+        )
+        .await;
+    assert_eq!(
+        (m.status, m.body["role"]["id"].clone()),
+        (200, json!("role_owner"))
+    );
+    // An Owner repeating it gets the same assignment back, nothing written.
+    let again = assign(
+        &app,
+        &org,
+        &owner.token,
+        &other.id,
+        owner_role["id"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(again.status, 200, "{:?}", again.body);
+    assert_eq!(again.body["id"], r.body["id"]);
+    assert_eq!(revision(&app).await, rev, "nothing written");
+    // An Admin repeating a role it may hand out is the idempotent 200.
+    let r = assign(
+        &app,
+        &org,
+        &admin_user.token,
+        &admin_user.id,
+        admin["id"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body["role"]["name"].clone()),
+        (200, json!("Admin"))
+    );
+    assert_eq!(revision(&app).await, rev, "nothing written");
     // The owner cannot be removed.
     let r = fa(
         &app,
