@@ -1461,6 +1461,191 @@ async fn batches_are_all_or_nothing() {
     assert_eq!(users.body.as_array().unwrap().len(), 3);
 }
 
+/// Creates a project through this dialect: its uuid.
+#[allow(clippy::unwrap_used)]
+async fn fa_project(app: &TestApp, org: &str, token: &str, name: &str) -> String {
+    let p = fa(
+        app,
+        Method::POST,
+        &format!("/api/v1/projects?organization_id={org}"),
+        Some(token),
+        Some(json!({"name": name})),
+    )
+    .await;
+    assert_eq!(p.status, 200, "{:?}", p.body);
+    p.body["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_refused_add_batch_leaves_nothing_behind() {
+    let app = TestApp::spawn().await;
+    let (org, owner) = fa_org(&app, "Batch").await;
+    let (other_org, other_owner) = fa_org(&app, "Elsewhere").await;
+    let (ada, ben, adam) = (
+        app.user("Ada").await,
+        app.user("Ben").await,
+        app.user("Adam").await,
+    );
+    let admin = role(&app, &org, &owner.token, "Admin").await;
+    let owner_role = role(&app, &org, &owner.token, "Owner").await;
+    add(&app, &org, &owner.token, &adam, admin["id"].as_str()).await;
+    let docs = fa_project(&app, &org, &owner.token, "Docs").await;
+    let old = fa_project(&app, &org, &owner.token, "Old").await;
+    let foreign = fa_project(&app, &other_org, &other_owner.token, "Theirs").await;
+    // Archive "Old" through the admin API with an organization key.
+    let key = fa(
+        &app,
+        Method::POST,
+        &format!("/api/v1/api-keys?organization_id={org}"),
+        Some(&owner.token),
+        Some(json!({"name": "admin"})),
+    )
+    .await;
+    assert_eq!(key.status, 200, "{:?}", key.body);
+    let old_typeid = roster_core::ProjectId(uuid::Uuid::parse_str(&old).unwrap()).to_string();
+    let r = fa(
+        &app,
+        Method::POST,
+        &format!("/v1/organization/projects/{old_typeid}/archive"),
+        key.body["api_key"].as_str(),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let users_path = format!("/api/v1/organizations/{org}/users");
+    let rev = revision(&app).await;
+    let refusals = [
+        // The last entry names an archived project.
+        (
+            &owner.token,
+            json!([
+                {"user_id": ada.id, "project_ids": [docs]},
+                {"email": "newcomer@example.test"},
+                {"user_id": ben.id, "project_ids": [old]}
+            ]),
+            409,
+        ),
+        // An unknown project.
+        (
+            &owner.token,
+            json!([
+                {"user_id": ada.id, "project_ids": [docs]},
+                {"email": "newcomer@example.test"},
+                {"user_id": ben.id, "project_ids": ["0190a0b0-0000-7000-8000-000000000001"]}
+            ]),
+            404,
+        ),
+        // Another organization's project.
+        (
+            &owner.token,
+            json!([
+                {"user_id": ada.id, "project_ids": [docs]},
+                {"email": "newcomer@example.test"},
+                {"user_id": ben.id, "project_ids": [foreign]}
+            ]),
+            404,
+        ),
+        // The last invitation asks for a role an Admin may not hand out: the
+        // members and project memberships before it are rolled back.
+        (
+            &adam.token,
+            json!([
+                {"user_id": ada.id, "project_ids": [docs]},
+                {"email": "newcomer@example.test"},
+                {"email": "boss@example.test", "role_id": owner_role["id"]}
+            ]),
+            403,
+        ),
+    ];
+    for (token, body, status) in refusals {
+        let r = fa(&app, Method::PUT, &users_path, Some(token), Some(body)).await;
+        assert_detail(&r, status);
+    }
+    assert_eq!(revision(&app).await, rev, "nothing was written");
+    // No member, no invitation, no project membership.
+    let users = fa(&app, Method::GET, &users_path, Some(&owner.token), None).await;
+    let emails: Vec<&str> = users
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(emails, vec![owner.email.as_str(), adam.email.as_str()]);
+    let native = org_typeid(&org);
+    for email in ["newcomer@example.test", "boss@example.test"] {
+        let inv = app
+            .get(
+                &format!("/v1/organizations/{native}/invitation?email={email}"),
+                &owner.token,
+            )
+            .await;
+        assert_eq!(inv.status, 404, "{email}: {:?}", inv.body);
+    }
+    let docs_typeid = roster_core::ProjectId(uuid::Uuid::parse_str(&docs).unwrap()).to_string();
+    let members = fa(
+        &app,
+        Method::GET,
+        &format!("/v1/organization/projects/{docs_typeid}/users"),
+        key.body["api_key"].as_str(),
+        None,
+    )
+    .await;
+    assert_eq!(members.status, 200, "{:?}", members.body);
+    assert_eq!(members.body["data"], json!([]), "{:?}", members.body);
+    // The same batch without the refused entry is written whole.
+    let r = fa(
+        &app,
+        Method::PUT,
+        &users_path,
+        Some(&owner.token),
+        Some(json!([
+            {"user_id": ada.id, "project_ids": [docs]},
+            {"email": "newcomer@example.test"},
+            {"user_id": ben.id, "project_ids": [docs, docs]}
+        ])),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let pending: Vec<&Value> = r
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| &u["pending"])
+        .collect();
+    assert_eq!(pending, vec![&json!(false), &json!(true), &json!(false)]);
+    let members = fa(
+        &app,
+        Method::GET,
+        &format!("/v1/organization/projects/{docs_typeid}/users"),
+        key.body["api_key"].as_str(),
+        None,
+    )
+    .await;
+    assert_eq!(
+        members.body["data"].as_array().unwrap().len(),
+        2,
+        "{:?}",
+        members.body
+    );
+    // Again: nothing to write.
+    let rev = revision(&app).await;
+    let r = fa(
+        &app,
+        Method::PUT,
+        &users_path,
+        Some(&owner.token),
+        Some(json!([
+            {"user_id": ada.id, "project_ids": [docs]},
+            {"email": "NEWCOMER@example.test"}
+        ])),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(revision(&app).await, rev, "nothing written");
+}
+
 #[tokio::test]
 async fn custom_roles_with_denials_and_role_removal() {
     let app = TestApp::spawn().await;
