@@ -2548,3 +2548,214 @@ async fn every_route_refuses_exactly_the_callers_it_should() {
         failures.join("\n")
     );
 }
+
+// ---- tenant isolation: another organization's ids are 404 everywhere
+
+/// The body a sweep request carries: valid in shape, naming the other
+/// organization's ids where the route takes ids in its body.
+fn sweep_bodies(method: &str, path: &str, ids: &SweepIds) -> Vec<Option<Value>> {
+    let org = "/api/v1/organizations/{organization_id}";
+    match (method, path.strip_prefix(org).unwrap_or(path)) {
+        ("PUT", "/users") => vec![
+            Some(json!([{"user_id": ids.own_member, "project_ids": [ids.project]}])),
+            Some(json!([{"user_id": ids.own_member, "role_id": ids.role}])),
+        ],
+        ("PUT", "/users/remove") => vec![Some(json!([{"user_id": ids.member}]))],
+        ("PUT", "/users/roles") => vec![
+            Some(
+                json!({"user_id": ids.own_member, "organization_id": ids.own_org, "role_id": ids.role}),
+            ),
+            Some(
+                json!({"user_id": ids.member, "organization_id": ids.own_org, "role_id": uuid_of("role_admin")}),
+            ),
+        ],
+        ("POST", "/api/v1/api-keys") => vec![Some(json!({"name": "k", "role_id": ids.role}))],
+        ("PATCH" | "PUT", _) => vec![Some(json!({"name": "Renamed"}))],
+        _ => vec![None],
+    }
+}
+
+/// The other organization's ids (and a member of the caller's own).
+struct SweepIds {
+    own_org: String,
+    own_member: String,
+    member: String,
+    role: String,
+    project: String,
+    key: String,
+}
+
+#[tokio::test]
+async fn other_organizations_ids_are_404_on_every_route() {
+    let app = TestApp::spawn().await;
+    let (org, owner) = fa_org(&app, "Ours").await;
+    let ada = app.user("Ada").await;
+    add(&app, &org, &owner.token, &ada, None).await;
+    let own_key = fa(
+        &app,
+        Method::POST,
+        &format!("/api/v1/api-keys?organization_id={org}"),
+        Some(&owner.token),
+        Some(json!({"name": "ours"})),
+    )
+    .await;
+    assert_eq!(own_key.status, 200, "{:?}", own_key.body);
+    // The other organization, with a member, a custom role, a project, a key.
+    let (theirs, their_owner) = fa_org(&app, "Theirs").await;
+    let bob = app.user("Bob").await;
+    add(&app, &theirs, &their_owner.token, &bob, None).await;
+    let their_role = fa(
+        &app,
+        Method::POST,
+        &format!("/api/v1/organizations/{theirs}/roles"),
+        Some(&their_owner.token),
+        Some(json!({"name": "Theirs only", "permissions": [{"name": "api.project.read", "access": true}]})),
+    )
+    .await;
+    assert_eq!(their_role.status, 200, "{:?}", their_role.body);
+    let their_project = fa_project(&app, &theirs, &their_owner.token, "Secret").await;
+    let their_key = fa(
+        &app,
+        Method::POST,
+        &format!("/api/v1/api-keys?organization_id={theirs}"),
+        Some(&their_owner.token),
+        Some(json!({"name": "theirs"})),
+    )
+    .await;
+    assert_eq!(their_key.status, 200, "{:?}", their_key.body);
+    let ids = SweepIds {
+        own_org: org.clone(),
+        own_member: ada.id.clone(),
+        member: bob.id.clone(),
+        role: their_role.body["id"].as_str().unwrap().to_owned(),
+        project: their_project.clone(),
+        key: their_key.body["id"].as_str().unwrap().to_owned(),
+    };
+    let rev = revision(&app).await;
+    let doc = serde_json::to_value(roster_http::openapi()).unwrap();
+    // The owner, an Owner key of the organization, and the platform key
+    // (which sees every organization: it always names ours).
+    let own_secret = own_key.body["api_key"].as_str().unwrap().to_owned();
+    let callers = [
+        ("owner", owner.token.as_str(), false),
+        ("key", own_secret.as_str(), false),
+        ("platform", PLATFORM_KEY, true),
+    ];
+    let mut failures = Vec::new();
+    let mut swept = std::collections::BTreeSet::new();
+    let mut checked = 0;
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        if roster_http::app::Dialect::of(path) != roster_http::app::Dialect::FastApi {
+            continue;
+        }
+        for (method, op) in ops.as_object().unwrap() {
+            let method = method.to_uppercase();
+            let takes = |name: &str| {
+                op["parameters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|p| p["name"] == json!(name))
+            };
+            let bodies = sweep_bodies(&method, path, &ids);
+            let names_ids = ["member_user_id", "role_id", "project_id", "api_key_id"]
+                .iter()
+                .any(|n| takes(n))
+                || bodies.iter().flatten().any(|b| {
+                    b.to_string().contains(&ids.member)
+                        || b.to_string().contains(&ids.role)
+                        || b.to_string().contains(&ids.project)
+                });
+            if !names_ids {
+                continue;
+            }
+            swept.insert(format!("{method} {path}"));
+            // Member ids: theirs, and (with other foreign ids) one of ours.
+            let mut members = vec![ids.member.as_str()];
+            if path.contains("{member_user_id}/")
+                && (path.matches('{').count() > 2 || takes("project_id"))
+            {
+                members.push(ids.own_member.as_str());
+            }
+            for (who, token, platform) in &callers {
+                for member in &members {
+                    let base = path
+                        .replace("{organization_id}", &org)
+                        .replace("{member_user_id}", member)
+                        .replace("{role_id}", &ids.role)
+                        .replace("{project_id}", &ids.project)
+                        .replace("{api_key_id}", &ids.key);
+                    let mut queries = Vec::new();
+                    let project_q = if takes("project_id") && !path.contains("{project_id}") {
+                        format!("project_id={}", ids.project)
+                    } else {
+                        String::new()
+                    };
+                    if takes("organization_id") && !path.contains("{organization_id}") {
+                        queries.push(format!("organization_id={org}"));
+                        if !platform {
+                            queries.push(String::new());
+                        }
+                    } else {
+                        queries.push(String::new());
+                    }
+                    for q in queries {
+                        let q = [q, project_q.clone()]
+                            .into_iter()
+                            .filter(|s| !s.is_empty())
+                            .collect::<Vec<_>>()
+                            .join("&");
+                        let url = if q.is_empty() {
+                            base.clone()
+                        } else {
+                            format!("{base}?{q}")
+                        };
+                        for body in &bodies {
+                            let m = Method::from_bytes(method.as_bytes()).unwrap();
+                            let r = fa(&app, m, &url, Some(token), body.clone()).await;
+                            checked += 1;
+                            let ok = r.status == 404
+                                && r.body["detail"].is_string()
+                                && r.body["detail"] != json!("Not Found");
+                            if !ok {
+                                failures.push(format!(
+                                    "{who:>8} {method} {url} {} -> {} {:?}",
+                                    body.as_ref().map(Value::to_string).unwrap_or_default(),
+                                    r.status,
+                                    r.body
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} leaks or wrong answers:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(swept.len() >= 17, "{swept:#?}");
+    assert!(checked >= 80, "{checked}");
+    assert_eq!(revision(&app).await, rev, "nothing was written");
+    // The other organization itself is refused as a whole (not a member).
+    for (method, url) in [
+        ("GET", format!("/api/v1/organizations/{theirs}/users")),
+        ("GET", format!("/api/v1/projects?organization_id={theirs}")),
+        ("GET", format!("/api/v1/api-keys?organization_id={theirs}")),
+        (
+            "GET",
+            format!("/api/v1/projects/{their_project}?organization_id={theirs}"),
+        ),
+    ] {
+        let m = Method::from_bytes(method.as_bytes()).unwrap();
+        let r = fa(&app, m, &url, Some(&owner.token), None).await;
+        assert_eq!(
+            assert_detail(&r, 403),
+            "User does not have access to this resource",
+            "{url}"
+        );
+    }
+}

@@ -149,7 +149,7 @@ pub(crate) async fn insert_membership(
     Ok(mid)
 }
 
-async fn fetch_member(
+pub(crate) async fn fetch_member(
     conn: &mut AnyConnection,
     org: OrgId,
     who: MemberRef,

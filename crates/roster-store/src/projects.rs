@@ -664,7 +664,9 @@ impl Store {
         tx.commit(self, ()).await
     }
 
-    /// The projects a live member belongs to, with their membership, in project-id order.
+    /// The projects a live member belongs to, with their membership, in
+    /// project-id order. A user who is not a live member of the organization
+    /// is `MemberNotFound`.
     pub async fn user_projects(
         &self,
         access: &OrgAccess<need::AnyMember>,
@@ -672,6 +674,8 @@ impl Store {
     ) -> Result<Vec<(Project, ProjectMember)>> {
         let org = access.org();
         let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        crate::members::fetch_member(&mut conn, org, crate::members::MemberRef::User(user), false)
+            .await?;
         let rows = sqlx::query(&format!(
             "{MEMBER_SELECT} WHERE pm.org_id = $1 AND pm.user_id = $2 ORDER BY pm.project_id"
         ))
