@@ -1231,6 +1231,61 @@ async fn role_changes_follow_the_owner_and_escalation_rules() {
         (r.status, r.body["role"]["name"].clone()),
         (200, json!("Owner"))
     );
+    // "Assigning" Owner to someone who holds it already is still handing out
+    // Owner: refused to an Admin (for the creator too), nothing changes.
+    let rev = revision(&app).await;
+    for target in [&other.id, &owner.id] {
+        let r = assign(
+            &app,
+            &org,
+            &admin_user.token,
+            target,
+            owner_role["id"].as_str().unwrap(),
+        )
+        .await;
+        assert_eq!(
+            assert_detail(&r, 403),
+            "User does not have access to this resource"
+        );
+    }
+    assert_eq!(revision(&app).await, rev, "nothing changed");
+    let native = org_typeid(&org);
+    let m = app
+        .get(
+            &format!("/v1/organizations/{native}/users/{}", other.id),
+            &owner.token,
+        )
+        .await;
+    assert_eq!(
+        (m.status, m.body["role"]["id"].clone()),
+        (200, json!("role_owner"))
+    );
+    // An Owner repeating it gets the same assignment back, nothing written.
+    let again = assign(
+        &app,
+        &org,
+        &owner.token,
+        &other.id,
+        owner_role["id"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(again.status, 200, "{:?}", again.body);
+    assert_eq!(again.body["id"], r.body["id"]);
+    assert_eq!(revision(&app).await, rev, "nothing written");
+    // An Admin repeating a role it may hand out is the idempotent 200.
+    let r = assign(
+        &app,
+        &org,
+        &admin_user.token,
+        &admin_user.id,
+        admin["id"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body["role"]["name"].clone()),
+        (200, json!("Admin"))
+    );
+    assert_eq!(revision(&app).await, rev, "nothing written");
     // The owner cannot be removed.
     let r = fa(
         &app,
@@ -1404,6 +1459,191 @@ async fn batches_are_all_or_nothing() {
     )
     .await;
     assert_eq!(users.body.as_array().unwrap().len(), 3);
+}
+
+/// Creates a project through this dialect: its uuid.
+#[allow(clippy::unwrap_used)]
+async fn fa_project(app: &TestApp, org: &str, token: &str, name: &str) -> String {
+    let p = fa(
+        app,
+        Method::POST,
+        &format!("/api/v1/projects?organization_id={org}"),
+        Some(token),
+        Some(json!({"name": name})),
+    )
+    .await;
+    assert_eq!(p.status, 200, "{:?}", p.body);
+    p.body["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_refused_add_batch_leaves_nothing_behind() {
+    let app = TestApp::spawn().await;
+    let (org, owner) = fa_org(&app, "Batch").await;
+    let (other_org, other_owner) = fa_org(&app, "Elsewhere").await;
+    let (ada, ben, adam) = (
+        app.user("Ada").await,
+        app.user("Ben").await,
+        app.user("Adam").await,
+    );
+    let admin = role(&app, &org, &owner.token, "Admin").await;
+    let owner_role = role(&app, &org, &owner.token, "Owner").await;
+    add(&app, &org, &owner.token, &adam, admin["id"].as_str()).await;
+    let docs = fa_project(&app, &org, &owner.token, "Docs").await;
+    let old = fa_project(&app, &org, &owner.token, "Old").await;
+    let foreign = fa_project(&app, &other_org, &other_owner.token, "Theirs").await;
+    // Archive "Old" through the admin API with an organization key.
+    let key = fa(
+        &app,
+        Method::POST,
+        &format!("/api/v1/api-keys?organization_id={org}"),
+        Some(&owner.token),
+        Some(json!({"name": "admin"})),
+    )
+    .await;
+    assert_eq!(key.status, 200, "{:?}", key.body);
+    let old_typeid = roster_core::ProjectId(uuid::Uuid::parse_str(&old).unwrap()).to_string();
+    let r = fa(
+        &app,
+        Method::POST,
+        &format!("/v1/organization/projects/{old_typeid}/archive"),
+        key.body["api_key"].as_str(),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let users_path = format!("/api/v1/organizations/{org}/users");
+    let rev = revision(&app).await;
+    let refusals = [
+        // The last entry names an archived project.
+        (
+            &owner.token,
+            json!([
+                {"user_id": ada.id, "project_ids": [docs]},
+                {"email": "newcomer@example.test"},
+                {"user_id": ben.id, "project_ids": [old]}
+            ]),
+            409,
+        ),
+        // An unknown project.
+        (
+            &owner.token,
+            json!([
+                {"user_id": ada.id, "project_ids": [docs]},
+                {"email": "newcomer@example.test"},
+                {"user_id": ben.id, "project_ids": ["0190a0b0-0000-7000-8000-000000000001"]}
+            ]),
+            404,
+        ),
+        // Another organization's project.
+        (
+            &owner.token,
+            json!([
+                {"user_id": ada.id, "project_ids": [docs]},
+                {"email": "newcomer@example.test"},
+                {"user_id": ben.id, "project_ids": [foreign]}
+            ]),
+            404,
+        ),
+        // The last invitation asks for a role an Admin may not hand out: the
+        // members and project memberships before it are rolled back.
+        (
+            &adam.token,
+            json!([
+                {"user_id": ada.id, "project_ids": [docs]},
+                {"email": "newcomer@example.test"},
+                {"email": "boss@example.test", "role_id": owner_role["id"]}
+            ]),
+            403,
+        ),
+    ];
+    for (token, body, status) in refusals {
+        let r = fa(&app, Method::PUT, &users_path, Some(token), Some(body)).await;
+        assert_detail(&r, status);
+    }
+    assert_eq!(revision(&app).await, rev, "nothing was written");
+    // No member, no invitation, no project membership.
+    let users = fa(&app, Method::GET, &users_path, Some(&owner.token), None).await;
+    let emails: Vec<&str> = users
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(emails, vec![owner.email.as_str(), adam.email.as_str()]);
+    let native = org_typeid(&org);
+    for email in ["newcomer@example.test", "boss@example.test"] {
+        let inv = app
+            .get(
+                &format!("/v1/organizations/{native}/invitation?email={email}"),
+                &owner.token,
+            )
+            .await;
+        assert_eq!(inv.status, 404, "{email}: {:?}", inv.body);
+    }
+    let docs_typeid = roster_core::ProjectId(uuid::Uuid::parse_str(&docs).unwrap()).to_string();
+    let members = fa(
+        &app,
+        Method::GET,
+        &format!("/v1/organization/projects/{docs_typeid}/users"),
+        key.body["api_key"].as_str(),
+        None,
+    )
+    .await;
+    assert_eq!(members.status, 200, "{:?}", members.body);
+    assert_eq!(members.body["data"], json!([]), "{:?}", members.body);
+    // The same batch without the refused entry is written whole.
+    let r = fa(
+        &app,
+        Method::PUT,
+        &users_path,
+        Some(&owner.token),
+        Some(json!([
+            {"user_id": ada.id, "project_ids": [docs]},
+            {"email": "newcomer@example.test"},
+            {"user_id": ben.id, "project_ids": [docs, docs]}
+        ])),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let pending: Vec<&Value> = r
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| &u["pending"])
+        .collect();
+    assert_eq!(pending, vec![&json!(false), &json!(true), &json!(false)]);
+    let members = fa(
+        &app,
+        Method::GET,
+        &format!("/v1/organization/projects/{docs_typeid}/users"),
+        key.body["api_key"].as_str(),
+        None,
+    )
+    .await;
+    assert_eq!(
+        members.body["data"].as_array().unwrap().len(),
+        2,
+        "{:?}",
+        members.body
+    );
+    // Again: nothing to write.
+    let rev = revision(&app).await;
+    let r = fa(
+        &app,
+        Method::PUT,
+        &users_path,
+        Some(&owner.token),
+        Some(json!([
+            {"user_id": ada.id, "project_ids": [docs]},
+            {"email": "NEWCOMER@example.test"}
+        ])),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(revision(&app).await, rev, "nothing written");
 }
 
 #[tokio::test]
@@ -2307,4 +2547,215 @@ async fn every_route_refuses_exactly_the_callers_it_should() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+// ---- tenant isolation: another organization's ids are 404 everywhere
+
+/// The body a sweep request carries: valid in shape, naming the other
+/// organization's ids where the route takes ids in its body.
+fn sweep_bodies(method: &str, path: &str, ids: &SweepIds) -> Vec<Option<Value>> {
+    let org = "/api/v1/organizations/{organization_id}";
+    match (method, path.strip_prefix(org).unwrap_or(path)) {
+        ("PUT", "/users") => vec![
+            Some(json!([{"user_id": ids.own_member, "project_ids": [ids.project]}])),
+            Some(json!([{"user_id": ids.own_member, "role_id": ids.role}])),
+        ],
+        ("PUT", "/users/remove") => vec![Some(json!([{"user_id": ids.member}]))],
+        ("PUT", "/users/roles") => vec![
+            Some(
+                json!({"user_id": ids.own_member, "organization_id": ids.own_org, "role_id": ids.role}),
+            ),
+            Some(
+                json!({"user_id": ids.member, "organization_id": ids.own_org, "role_id": uuid_of("role_admin")}),
+            ),
+        ],
+        ("POST", "/api/v1/api-keys") => vec![Some(json!({"name": "k", "role_id": ids.role}))],
+        ("PATCH" | "PUT", _) => vec![Some(json!({"name": "Renamed"}))],
+        _ => vec![None],
+    }
+}
+
+/// The other organization's ids (and a member of the caller's own).
+struct SweepIds {
+    own_org: String,
+    own_member: String,
+    member: String,
+    role: String,
+    project: String,
+    key: String,
+}
+
+#[tokio::test]
+async fn other_organizations_ids_are_404_on_every_route() {
+    let app = TestApp::spawn().await;
+    let (org, owner) = fa_org(&app, "Ours").await;
+    let ada = app.user("Ada").await;
+    add(&app, &org, &owner.token, &ada, None).await;
+    let own_key = fa(
+        &app,
+        Method::POST,
+        &format!("/api/v1/api-keys?organization_id={org}"),
+        Some(&owner.token),
+        Some(json!({"name": "ours"})),
+    )
+    .await;
+    assert_eq!(own_key.status, 200, "{:?}", own_key.body);
+    // The other organization, with a member, a custom role, a project, a key.
+    let (theirs, their_owner) = fa_org(&app, "Theirs").await;
+    let bob = app.user("Bob").await;
+    add(&app, &theirs, &their_owner.token, &bob, None).await;
+    let their_role = fa(
+        &app,
+        Method::POST,
+        &format!("/api/v1/organizations/{theirs}/roles"),
+        Some(&their_owner.token),
+        Some(json!({"name": "Theirs only", "permissions": [{"name": "api.project.read", "access": true}]})),
+    )
+    .await;
+    assert_eq!(their_role.status, 200, "{:?}", their_role.body);
+    let their_project = fa_project(&app, &theirs, &their_owner.token, "Secret").await;
+    let their_key = fa(
+        &app,
+        Method::POST,
+        &format!("/api/v1/api-keys?organization_id={theirs}"),
+        Some(&their_owner.token),
+        Some(json!({"name": "theirs"})),
+    )
+    .await;
+    assert_eq!(their_key.status, 200, "{:?}", their_key.body);
+    let ids = SweepIds {
+        own_org: org.clone(),
+        own_member: ada.id.clone(),
+        member: bob.id.clone(),
+        role: their_role.body["id"].as_str().unwrap().to_owned(),
+        project: their_project.clone(),
+        key: their_key.body["id"].as_str().unwrap().to_owned(),
+    };
+    let rev = revision(&app).await;
+    let doc = serde_json::to_value(roster_http::openapi()).unwrap();
+    // The owner, an Owner key of the organization, and the platform key
+    // (which sees every organization: it always names ours).
+    let own_secret = own_key.body["api_key"].as_str().unwrap().to_owned();
+    let callers = [
+        ("owner", owner.token.as_str(), false),
+        ("key", own_secret.as_str(), false),
+        ("platform", PLATFORM_KEY, true),
+    ];
+    let mut failures = Vec::new();
+    let mut swept = std::collections::BTreeSet::new();
+    let mut checked = 0;
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        if roster_http::app::Dialect::of(path) != roster_http::app::Dialect::FastApi {
+            continue;
+        }
+        for (method, op) in ops.as_object().unwrap() {
+            let method = method.to_uppercase();
+            let takes = |name: &str| {
+                op["parameters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|p| p["name"] == json!(name))
+            };
+            let bodies = sweep_bodies(&method, path, &ids);
+            let names_ids = ["member_user_id", "role_id", "project_id", "api_key_id"]
+                .iter()
+                .any(|n| takes(n))
+                || bodies.iter().flatten().any(|b| {
+                    b.to_string().contains(&ids.member)
+                        || b.to_string().contains(&ids.role)
+                        || b.to_string().contains(&ids.project)
+                });
+            if !names_ids {
+                continue;
+            }
+            swept.insert(format!("{method} {path}"));
+            // Member ids: theirs, and (with other foreign ids) one of ours.
+            let mut members = vec![ids.member.as_str()];
+            if path.contains("{member_user_id}/")
+                && (path.matches('{').count() > 2 || takes("project_id"))
+            {
+                members.push(ids.own_member.as_str());
+            }
+            for (who, token, platform) in &callers {
+                for member in &members {
+                    let base = path
+                        .replace("{organization_id}", &org)
+                        .replace("{member_user_id}", member)
+                        .replace("{role_id}", &ids.role)
+                        .replace("{project_id}", &ids.project)
+                        .replace("{api_key_id}", &ids.key);
+                    let mut queries = Vec::new();
+                    let project_q = if takes("project_id") && !path.contains("{project_id}") {
+                        format!("project_id={}", ids.project)
+                    } else {
+                        String::new()
+                    };
+                    if takes("organization_id") && !path.contains("{organization_id}") {
+                        queries.push(format!("organization_id={org}"));
+                        if !platform {
+                            queries.push(String::new());
+                        }
+                    } else {
+                        queries.push(String::new());
+                    }
+                    for q in queries {
+                        let q = [q, project_q.clone()]
+                            .into_iter()
+                            .filter(|s| !s.is_empty())
+                            .collect::<Vec<_>>()
+                            .join("&");
+                        let url = if q.is_empty() {
+                            base.clone()
+                        } else {
+                            format!("{base}?{q}")
+                        };
+                        for body in &bodies {
+                            let m = Method::from_bytes(method.as_bytes()).unwrap();
+                            let r = fa(&app, m, &url, Some(token), body.clone()).await;
+                            checked += 1;
+                            let ok = r.status == 404
+                                && r.body["detail"].is_string()
+                                && r.body["detail"] != json!("Not Found");
+                            if !ok {
+                                failures.push(format!(
+                                    "{who:>8} {method} {url} {} -> {} {:?}",
+                                    body.as_ref().map(Value::to_string).unwrap_or_default(),
+                                    r.status,
+                                    r.body
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} leaks or wrong answers:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(swept.len() >= 17, "{swept:#?}");
+    assert!(checked >= 80, "{checked}");
+    assert_eq!(revision(&app).await, rev, "nothing was written");
+    // The other organization itself is refused as a whole (not a member).
+    for (method, url) in [
+        ("GET", format!("/api/v1/organizations/{theirs}/users")),
+        ("GET", format!("/api/v1/projects?organization_id={theirs}")),
+        ("GET", format!("/api/v1/api-keys?organization_id={theirs}")),
+        (
+            "GET",
+            format!("/api/v1/projects/{their_project}?organization_id={theirs}"),
+        ),
+    ] {
+        let m = Method::from_bytes(method.as_bytes()).unwrap();
+        let r = fa(&app, m, &url, Some(&owner.token), None).await;
+        assert_eq!(
+            assert_detail(&r, 403),
+            "User does not have access to this resource",
+            "{url}"
+        );
+    }
 }

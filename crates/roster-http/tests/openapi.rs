@@ -100,3 +100,39 @@ async fn unknown_routes_answer_in_the_dialect_of_their_path() {
     assert_eq!(fastapi.status, 404);
     assert_eq!(fastapi.body, serde_json::json!({"detail": "Not Found"}));
 }
+
+#[test]
+fn fastapi_operations_declare_their_credentials() {
+    let doc = serde_json::to_value(roster_http::openapi()).unwrap();
+    let schemes = &doc["components"]["securitySchemes"];
+    assert_eq!(
+        schemes["session"],
+        serde_json::json!({"type": "apiKey", "in": "cookie", "name": "session",
+            "description": "The session token `POST /v1/auth/login` sets as a cookie."})
+    );
+    assert_eq!(
+        schemes["bearer"],
+        serde_json::json!({"type": "http", "scheme": "bearer"})
+    );
+    let mut seen = 0;
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        if !path.starts_with("/api/v1/") {
+            continue;
+        }
+        for (method, op) in ops.as_object().unwrap() {
+            seen += 1;
+            let names: Vec<&str> = op["security"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{method} {path} declares no security"))
+                .iter()
+                .flat_map(|r| r.as_object().unwrap().keys().map(String::as_str))
+                .collect();
+            assert_eq!(
+                names,
+                vec!["bearer", "api_key", "session"],
+                "{method} {path}"
+            );
+        }
+    }
+    assert!(seen > 20, "{seen} operations");
+}

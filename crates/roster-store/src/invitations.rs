@@ -278,14 +278,29 @@ impl Store {
         email: Email,
         role: RoleId,
     ) -> Result<Written<CreatedInvitation>> {
-        let org = access.org();
-        let email_key = email.normalized();
         let mut tx = self.begin(ctx).await?;
-        tx.lock_org(self.kind, org).await?;
-        crate::keys::require_grantable(self, &mut tx, access.actor(), org, role).await?;
+        tx.lock_org(self.kind, access.org()).await?;
+        let created = self
+            .invite_in(&mut tx, access.actor(), access.org(), email, role)
+            .await?;
+        tx.commit(self, created).await
+    }
+
+    /// [`Store::invite`] inside the caller's transaction (the organization
+    /// locked), for batches that must be written all or none.
+    pub(crate) async fn invite_in(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        org: OrgId,
+        email: Email,
+        role: RoleId,
+    ) -> Result<CreatedInvitation> {
+        let email_key = email.normalized();
+        crate::keys::require_grantable(self, tx, actor, org, role).await?;
         let existing = user_by_email_key(tx.conn(), &email_key).await?;
         if let Some(user) = existing {
-            if let Existing::Live { status, .. } = membership_state(&mut tx, org, user).await? {
+            if let Existing::Live { status, .. } = membership_state(tx, org, user).await? {
                 if status != MemberStatus::Pending {
                     return Err(Error::AlreadyMemberEmail(email.as_str().to_owned()));
                 }
@@ -335,7 +350,7 @@ impl Store {
         .await
         .map_err(|e| conflict(e, || Error::InvitationDuplicate(invitation.email.clone())))?;
         if let Some(user) = existing {
-            join(&mut tx, org, user, role, MemberStatus::Pending).await?;
+            join(tx, org, user, role, MemberStatus::Pending).await?;
             tx.audit(
                 Some(org),
                 "member.invited",
@@ -353,7 +368,7 @@ impl Store {
             None,
             Some(audit_json(&invitation)),
         );
-        tx.commit(self, CreatedInvitation { invitation, key }).await
+        Ok(CreatedInvitation { invitation, key })
     }
 
     /// The latest invitation matching `lookup` in the organization.

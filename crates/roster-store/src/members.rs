@@ -149,7 +149,7 @@ pub(crate) async fn insert_membership(
     Ok(mid)
 }
 
-async fn fetch_member(
+pub(crate) async fn fetch_member(
     conn: &mut AnyConnection,
     org: OrgId,
     who: MemberRef,
@@ -464,6 +464,34 @@ impl Store {
             json(&after),
         );
         tx.commit(self, after).await
+    }
+
+    /// Makes `role` the member's primary role. A member who holds it already
+    /// is left unchanged (nothing written), but only after the same rules as a
+    /// change: the Owner role only by Owners, nothing stronger than the
+    /// caller's own. Any other role goes through [`Store::update_member`].
+    pub async fn set_primary_role(
+        &self,
+        ctx: &Ctx,
+        access: &OrgAccess<need::Admin>,
+        who: MemberRef,
+        role: RoleId,
+    ) -> Result<Written<Member>> {
+        let org = access.org();
+        let mut tx = self.begin(ctx).await?;
+        tx.lock_org(self.kind, org).await?;
+        let before = fetch_member(tx.conn(), org, who, false).await?;
+        let wanted = crate::roles::fetch_assignable(tx.conn(), org, role).await?;
+        self.may_change_holders(access.actor(), org, &wanted, true)?;
+        if before.role_id == role {
+            // Dropping the transaction rolls it back: nothing was written.
+            return Ok(Written {
+                value: before,
+                revision: self.revision(),
+            });
+        }
+        drop(tx);
+        self.update_member(ctx, access, who, Some(role), None).await
     }
 
     /// Soft-deletes a member (restorable); the owner cannot be deleted.

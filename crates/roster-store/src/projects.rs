@@ -524,14 +524,30 @@ impl Store {
         user: UserId,
         role: RoleId,
     ) -> Result<Written<ProjectMember>> {
-        let org = access.org();
         let mut tx = self.begin(ctx).await?;
-        tx.lock_org(self.kind, org).await?;
+        tx.lock_org(self.kind, access.org()).await?;
+        let m = self
+            .add_project_member_in(&mut tx, access.actor(), access.org(), project, user, role)
+            .await?;
+        tx.commit(self, m).await
+    }
+
+    /// [`Store::add_project_member`] inside the caller's transaction (the
+    /// organization locked), for batches that must be written all or none.
+    pub(crate) async fn add_project_member_in(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        org: OrgId,
+        project: ProjectId,
+        user: UserId,
+        role: RoleId,
+    ) -> Result<ProjectMember> {
         writable_project(tx.conn(), org, project).await?;
         let r = crate::roles::fetch_role_for_scope(tx.conn(), org, role, Scope::Project(project))
             .await?;
-        self.may_change_holders(access.actor(), org, &r, true)?;
-        crate::members::require_member(&mut tx, org, user).await?;
+        self.may_change_holders(actor, org, &r, true)?;
+        crate::members::require_member(tx, org, user).await?;
         if in_project(tx.conn(), org, project, user).await? {
             return Err(Error::ProjectMemberDuplicate { project, user });
         }
@@ -542,9 +558,9 @@ impl Store {
             .execute(tx.conn())
             .await
             .map_err(db_err)?;
-        drop_project_assignments(&mut tx, org, project, "user", id(user)).await?;
+        drop_project_assignments(tx, org, project, "user", id(user)).await?;
         let a = crate::roles::insert_assignment(
-            &mut tx,
+            tx,
             org,
             role,
             Principal::User(user),
@@ -572,7 +588,7 @@ impl Store {
             None,
             json(&m),
         );
-        tx.commit(self, m).await
+        Ok(m)
     }
 
     /// Changes a project member's project role.
@@ -648,7 +664,9 @@ impl Store {
         tx.commit(self, ()).await
     }
 
-    /// The projects a live member belongs to, with their membership, in project-id order.
+    /// The projects a live member belongs to, with their membership, in
+    /// project-id order. A user who is not a live member of the organization
+    /// is `MemberNotFound`.
     pub async fn user_projects(
         &self,
         access: &OrgAccess<need::AnyMember>,
@@ -656,6 +674,8 @@ impl Store {
     ) -> Result<Vec<(Project, ProjectMember)>> {
         let org = access.org();
         let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        crate::members::fetch_member(&mut conn, org, crate::members::MemberRef::User(user), false)
+            .await?;
         let rows = sqlx::query(&format!(
             "{MEMBER_SELECT} WHERE pm.org_id = $1 AND pm.user_id = $2 ORDER BY pm.project_id"
         ))

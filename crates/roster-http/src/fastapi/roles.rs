@@ -282,23 +282,9 @@ async fn assign_role_to_user_in_organization(
         return Err(roster_core::Error::validation("body", "invalid").into());
     };
     let user = user_id(&raw_user)?;
-    // The role the member holds already: nothing to write (the same
-    // assignment comes back).
-    let current = app
-        .store
-        .primary_assignment(&access.as_member(), user)
-        .await;
-    if current.is_ok_and(|a| a.role_id == RoleId(role)) {
-        return Ok(Json(primary_out(&app, &access, user).await?));
-    }
+    // Holding the role already writes nothing, after the same rules as a change.
     app.store
-        .update_member(
-            &caller.ctx,
-            &access,
-            MemberRef::User(user),
-            Some(RoleId(role)),
-            None,
-        )
+        .set_primary_role(&caller.ctx, &access, MemberRef::User(user), RoleId(role))
         .await
         .map_err(|e| FaError::from(e).at("body", &[]))?;
     Ok(Json(primary_out(&app, &access, user).await?))

@@ -13,6 +13,7 @@ use axum::response::IntoResponse;
 use axum::Json;
 use roster_core::text::Email;
 use roster_core::{need, Actor, Error, Member, Principal, ProjectId, RoleId, SystemRole, UserId};
+use roster_store::batch::{AddEntry, Addee};
 use roster_store::members::{MemberQuery, MemberRef, MemberSort};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -200,9 +201,9 @@ fn entries(body: &Value) -> Result<Vec<Entry>, FaError> {
 /// id or by email; a user that exists becomes an Active member with the
 /// entry's role (Member by default), one already a member stays as is, and
 /// an email without a user is invited. `project_ids` makes an existing user
-/// a Project Member of those projects. Every entry is checked before
-/// anything is written; the members are added all or none, then project
-/// memberships and invitations follow. Returns one membership per entry, in order.
+/// a Project Member of those projects. Members, project memberships and
+/// invitations are written in one transaction: a refusal anywhere changes
+/// nothing. Returns one membership per entry, in order.
 #[utoipa::path(put, path = "/api/v1/organizations/{organization_id}/users", tag = "Organizations",
     params(("organization_id" = String, Path, description = "A UUID")), request_body = Vec<UserOrganizationCreate>,
     responses((status = 200, body = Vec<UserOrganizationOut>)))]
@@ -231,81 +232,53 @@ async fn add_users_to_organization(
         };
         targets.push(t);
     }
-    let invites: Vec<(Email, RoleId)> = targets
-        .iter()
-        .zip(&wanted)
-        .filter_map(|(t, e)| match t {
-            Target::Invite(email) => Some((email.clone(), e.role)),
-            Target::User(_) => None,
-        })
-        .collect();
-    let invite_access = if invites.is_empty() {
-        None
-    } else {
+    let needs_invites = targets.iter().any(|t| matches!(t, Target::Invite(_)));
+    let invite_access = if needs_invites {
         Some(app.authorize::<need::InviteUsers>(&caller, access.org())?)
-    };
-    let users: Vec<(UserId, RoleId)> = targets
-        .iter()
-        .zip(&wanted)
-        .filter_map(|(t, e)| match t {
-            Target::User(u) => Some((*u, e.role)),
-            Target::Invite(_) => None,
-        })
-        .collect();
-    // Projects are checked before anything is written.
-    let joins: Vec<(UserId, ProjectId)> = targets
-        .iter()
-        .zip(&wanted)
-        .filter_map(|(t, e)| match t {
-            Target::User(u) => Some(e.projects.iter().map(move |p| (*u, *p))),
-            Target::Invite(_) => None,
-        })
-        .flatten()
-        .collect();
-    let project_access = if joins.is_empty() {
-        None
     } else {
-        let pa = app.authorize::<need::ManageProjects>(&caller, access.org())?;
-        for (_, p) in &joins {
-            let project = app.store.get_project(&access.as_member(), *p).await?;
-            if project.is_archived() {
-                return Err(Error::ProjectArchived(*p).into());
-            }
-        }
-        Some(pa)
+        None
     };
-    if !users.is_empty() {
-        app.store
-            .add_members_strict(&caller.ctx, &access, &users)
-            .await
-            .map_err(|e| FaError::from(e).at("body", &[]))?;
-    }
-    if let Some(pa) = &project_access {
-        for (u, p) in &joins {
-            match app
-                .store
-                .add_project_member(&caller.ctx, pa, *p, *u, SystemRole::ProjectMember.id())
-                .await
-            {
-                Ok(_) | Err(Error::ProjectMemberDuplicate { .. }) => {}
-                Err(e) => return Err(FaError::from(e).at("body", &[])),
-            }
-        }
-    }
-    if let Some(inv) = &invite_access {
-        for (email, role) in &invites {
-            match app
-                .store
-                .invite(&caller.ctx, inv, email.clone(), *role)
-                .await
-            {
-                Ok(_) | Err(Error::InvitationDuplicate(_)) => {}
-                Err(e) => return Err(FaError::from(e).at("body", &[])),
-            }
-        }
-    }
+    let needs_projects = targets
+        .iter()
+        .zip(&wanted)
+        .any(|(t, e)| matches!(t, Target::User(_)) && !e.projects.is_empty());
+    let project_access = if needs_projects {
+        Some(app.authorize::<need::ManageProjects>(&caller, access.org())?)
+    } else {
+        None
+    };
+    // Members, their projects and the invitations: one transaction.
+    let batch: Vec<AddEntry> = targets
+        .iter()
+        .zip(&wanted)
+        .map(|(t, e)| AddEntry {
+            who: match t {
+                Target::User(u) => Addee::User(*u),
+                Target::Invite(email) => Addee::Email(email.clone()),
+            },
+            role: e.role,
+            projects: e.projects.clone(),
+        })
+        .collect();
+    app.store
+        .add_members_batch(
+            &caller.ctx,
+            &access,
+            invite_access.as_ref(),
+            project_access.as_ref(),
+            SystemRole::ProjectMember.id(),
+            &batch,
+        )
+        .await
+        .map_err(|e| FaError::from(e).at("body", &[]))?;
     // Render in request order.
-    let ids: Vec<UserId> = users.iter().map(|(u, _)| *u).collect();
+    let ids: Vec<UserId> = targets
+        .iter()
+        .filter_map(|t| match t {
+            Target::User(u) => Some(*u),
+            Target::Invite(_) => None,
+        })
+        .collect();
     let members = app.store.members_by_ids(&access.as_member(), &ids).await?;
     let rendered = render_members(&app, &access, &members).await?;
     let by_user: HashMap<String, UserOrganizationOut> = rendered
