@@ -508,6 +508,28 @@ async fn roles_crud_with_nullable_updates_and_duplicates() {
         .await;
     assert_eq!(r.body["description"], json!(null));
     assert_eq!(r.body["name"], json!("Key Reader 2"));
+    // Cleared means NULL in the database, not an empty string.
+    let stored: Option<String> = sqlx::query_scalar("SELECT description FROM roles WHERE id = $1")
+        .bind(roster_core::RoleId::parse(&id).unwrap().uuid().to_string())
+        .fetch_one(f.app.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(stored, None);
+    // The organization API's update leaves a null description unchanged.
+    let r = f.post(&path, json!({"description": "again"})).await;
+    assert_eq!(r.body["description"], json!("again"));
+    let r = f
+        .app
+        .patch(
+            &format!("/v1/organizations/{}/roles/{id}", f.org),
+            &f.owner.token,
+            json!({"description": null, "name": "Key Reader 2"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["description"], json!("again"));
+    let r = f.post(&path, json!({"description": null})).await;
+    assert_eq!(r.body["description"], json!(null));
     let r = f
         .post(&path, json!({"permissions": ["api.groups.read"]}))
         .await;

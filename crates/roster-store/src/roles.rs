@@ -122,11 +122,12 @@ pub struct NewRole {
 }
 
 /// A partial update of a custom role: `None` leaves a field unchanged; a
-/// given key list replaces the previous one.
+/// given key list replaces the previous one. `description: Some(None)` clears
+/// the description (stored as NULL).
 #[derive(Debug, Clone, Default)]
 pub struct RolePatch {
     pub name: Option<String>,
-    pub description: Option<String>,
+    pub description: Option<Option<String>>,
     pub allow: Option<Vec<String>>,
     pub deny: Option<Vec<String>>,
 }
@@ -635,7 +636,11 @@ impl Store {
             .as_deref()
             .map(|n| bounded("name", n, 1, 100))
             .transpose()?;
-        let description = bounded_opt("description", patch.description.as_deref(), 500)?;
+        let description = patch
+            .description
+            .as_ref()
+            .map(|d| bounded_opt("description", d.as_deref(), 500))
+            .transpose()?;
         let mut tx = self.begin(ctx).await?;
         let before = fetch_home_role(tx.conn(), org, home, role).await?;
         let old_allow = keys_of(&before.grants, Effect::Allow);
@@ -677,11 +682,12 @@ impl Store {
         let taken = name.clone().unwrap_or_default();
         sqlx::query(
             "UPDATE roles SET name = COALESCE($1, name), name_key = COALESCE($2, name_key), \
-             description = COALESCE($3, description), updated_at = $4 WHERE id = $5",
+             description = CASE WHEN $3 = 1 THEN $4 ELSE description END, updated_at = $5 WHERE id = $6",
         )
         .bind(name.clone())
         .bind(name.as_deref().map(name_key))
-        .bind(description)
+        .bind(i64::from(description.is_some()))
+        .bind(description.flatten())
         .bind(now_micros())
         .bind(id(role))
         .execute(tx.conn())
