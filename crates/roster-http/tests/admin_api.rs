@@ -1554,3 +1554,256 @@ async fn no_route_answers_500_to_unknown_ids_or_odd_bodies() {
     }
     assert!(checked >= 72 * 12, "{checked}");
 }
+
+/// Gives an invitation a key the test knows (the admin API never shows one).
+#[allow(clippy::unwrap_used)]
+async fn known_key(f: &Fixture, invite: &str, key: &str) {
+    let done = sqlx::query("UPDATE invitations SET token_hash = $1 WHERE id = $2")
+        .bind(roster_store::auth::hash_secret(key))
+        .bind(
+            roster_core::InvitationId::parse(invite)
+                .unwrap()
+                .uuid()
+                .to_string(),
+        )
+        .execute(f.app.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(done.rows_affected(), 1);
+}
+
+/// A project's users as (user id, role) pairs.
+#[allow(clippy::unwrap_used)]
+async fn project_users(f: &Fixture, p: &str) -> Vec<(String, String)> {
+    let r = f.get(&format!("/v1/organization/projects/{p}/users")).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    r.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            (
+                u["id"].as_str().unwrap().to_owned(),
+                u["role"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[allow(clippy::unwrap_used)]
+async fn invitation_project_rows(f: &Fixture) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM invitation_projects")
+        .fetch_one(f.app.store.pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn invites_with_projects_join_them_on_acceptance() {
+    let f = Fixture::new().await;
+    let p1 = project(&f, "One").await;
+    let p2 = project(&f, "Two").await;
+    let old = project(&f, "Old").await;
+    let r = f
+        .post(
+            &format!("/v1/organization/projects/{old}/archive"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let custom = f
+        .post(
+            &format!("/v1/projects/{p2}/roles"),
+            json!({"role_name": "Deployer", "permissions": ["api.project.read"]}),
+        )
+        .await;
+    assert_eq!(custom.status, 200, "{:?}", custom.body);
+    let cr = custom.body["id"].as_str().unwrap().to_owned();
+
+    // Created with two projects; shown in project-id order, also on reads.
+    let r = f
+        .post(
+            "/v1/organization/invites",
+            json!({"email": "new@example.test", "role": "reader",
+                "projects": [{"id": p2, "role": cr}, {"id": p1, "role": "owner"}]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let want = json!([{"id": p1, "role": "owner"}, {"id": p2, "role": cr}]);
+    assert_eq!(r.body["projects"], want);
+    let inv = r.body["id"].as_str().unwrap().to_owned();
+    let got = f.get(&format!("/v1/organization/invites/{inv}")).await;
+    assert_eq!(got.body["projects"], want);
+    let list = f.get("/v1/organization/invites").await;
+    assert_eq!(list.body["data"][0]["projects"], want);
+    assert_eq!(invitation_project_rows(&f).await, 2);
+
+    // Refusals, all-or-nothing: nothing of a refused invite is written.
+    let bad = |projects: Value| {
+        f.post(
+            "/v1/organization/invites",
+            json!({"email": "no@example.test", "role": "reader", "projects": projects}),
+        )
+    };
+    let none = format!("proj_{}", "0".repeat(26));
+    assert_error(
+        &bad(json!([{"id": p1, "role": "member"}, {"id": old, "role": "member"}])).await,
+        400,
+        Some("project_archived"),
+        Some("projects"),
+    );
+    assert_error(
+        &bad(json!([{"id": none, "role": "member"}])).await,
+        404,
+        Some("not_found"),
+        Some("projects"),
+    );
+    assert_error(
+        &bad(json!([{"id": "nope", "role": "member"}])).await,
+        404,
+        Some("not_found"),
+        Some("projects"),
+    );
+    assert_error(
+        &bad(json!([{"id": p1, "role": "member"}, {"id": p1, "role": "owner"}])).await,
+        400,
+        Some("invalid_value"),
+        Some("projects"),
+    );
+    assert_error(
+        &bad(json!([{"id": p1, "role": "role-api-organization-owner"}])).await,
+        400,
+        Some("invalid_role_scope"),
+        Some("projects"),
+    );
+    // A custom role made for another project.
+    assert_error(
+        &bad(json!([{"id": p1, "role": cr}])).await,
+        400,
+        Some("invalid_role_scope"),
+        Some("projects"),
+    );
+    assert_error(
+        &bad(json!([{"id": p1}])).await,
+        400,
+        Some("missing_required_parameter"),
+        Some("projects[0].role"),
+    );
+    let emails: Vec<Value> = f.get("/v1/organization/invites").await.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["email"].clone())
+        .collect();
+    assert_eq!(emails, [json!("new@example.test")]);
+    assert_eq!(invitation_project_rows(&f).await, 2);
+
+    // Naming projects needs the right to manage them; plain invites do not.
+    let inviter = f
+        .post(
+            "/v1/organization/roles",
+            json!({"role_name": "Inviter", "permissions": ["invite_users"]}),
+        )
+        .await;
+    assert_eq!(inviter.status, 200, "{:?}", inviter.body);
+    let ikey = org_key(
+        &f.app,
+        &f.org,
+        &f.owner.token,
+        inviter.body["id"].as_str().unwrap(),
+    )
+    .await;
+    let as_inviter = |body: Value| {
+        send(
+            &f.app,
+            Method::POST,
+            "/v1/organization/invites",
+            Some(&ikey),
+            None,
+            Some(body),
+        )
+    };
+    let r = as_inviter(json!({"email": "x@example.test", "role": "reader",
+        "projects": [{"id": p1, "role": "member"}]}))
+    .await;
+    assert_error(&r, 403, Some("insufficient_permissions"), None);
+    let r = as_inviter(json!({"email": "x@example.test", "role": "reader", "projects": []})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["projects"], json!([]));
+    // An omitted list names no project.
+    let r = as_inviter(json!({"email": "y@example.test", "role": "reader"})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["projects"], json!([]));
+
+    // Acceptance by a new user (complete): both projects, with their roles.
+    known_key(&f, &inv, "ik_known_new").await;
+    let c = f
+        .app
+        .call(
+            Method::POST,
+            "/v1/invitations/complete",
+            None,
+            Some(json!({"email_key": "ik_known_new", "full_name": "New Person", "password": "new password 1"})),
+        )
+        .await;
+    assert_eq!(c.status, 200, "{:?}", c.body);
+    let new_user = c.body["user_id"].as_str().unwrap().to_owned();
+    assert!(project_users(&f, &p1)
+        .await
+        .contains(&(new_user.clone(), "owner".to_owned())));
+    let shown_cr = format!("{cr}");
+    assert!(project_users(&f, &p2)
+        .await
+        .contains(&(new_user.clone(), shown_cr)));
+    assert!(allowed(&f, &new_user, "api.project.read", Some(&p2)).await);
+    let got = f.get(&format!("/v1/organization/invites/{inv}")).await;
+    assert_eq!(got.body["status"], json!("accepted"));
+    assert_eq!(got.body["projects"], want);
+
+    // Acceptance by an existing user (accept): a project they were added to
+    // while invited keeps its membership; a project archived since is skipped.
+    let carl = f.app.user("Carl Clark").await;
+    let r = f
+        .post(
+            "/v1/organization/invites",
+            json!({"email": carl.email, "role": "reader",
+                "projects": [{"id": p1, "role": "member"}, {"id": p2, "role": "viewer"}]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let cinv = r.body["id"].as_str().unwrap().to_owned();
+    let r = f
+        .post(
+            &format!("/v1/organization/projects/{p1}/users"),
+            json!({"user_id": carl.id, "role": "viewer"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = f
+        .post(
+            &format!("/v1/organization/projects/{p2}/archive"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    known_key(&f, &cinv, "ik_known_carl").await;
+    let a = f
+        .app
+        .call(
+            Method::POST,
+            "/v1/invitations/accept?email_key=ik_known_carl",
+            Some(&carl.token),
+            None,
+        )
+        .await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    assert!(project_users(&f, &p1)
+        .await
+        .contains(&(carl.id.clone(), "viewer".to_owned())));
+    assert!(!project_users(&f, &p2)
+        .await
+        .iter()
+        .any(|(u, _)| *u == carl.id));
+    let u = f.get(&format!("/v1/organization/users/{}", carl.id)).await;
+    assert_eq!(u.status, 200, "{:?}", u.body);
+}
