@@ -1807,3 +1807,146 @@ async fn invites_with_projects_join_them_on_acceptance() {
     let u = f.get(&format!("/v1/organization/users/{}", carl.id)).await;
     assert_eq!(u.status, 200, "{:?}", u.body);
 }
+
+/// (role id, assignment_sources) of a role-assignment list.
+#[allow(clippy::unwrap_used)]
+fn sources(r: &Res) -> Vec<(String, Value)> {
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    r.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["id"].as_str().unwrap().to_owned(),
+                a["assignment_sources"].clone(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn user_role_lists_show_roles_reached_through_groups_once() {
+    let f = &Fixture::new().await;
+    let group = |name: &'static str| async move {
+        let r = f
+            .post("/v1/organization/groups", json!({"name": name}))
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        let g = r.body["id"].as_str().unwrap().to_owned();
+        let r = f
+            .post(
+                &format!("/v1/organization/groups/{g}/users"),
+                json!({"user_id": f.ada.id}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        g
+    };
+    let g1 = group("One").await;
+    let g2 = group("Two").await;
+    let role = |name: &'static str| async move {
+        let r = f
+            .post(
+                "/v1/organization/roles",
+                json!({"role_name": name, "permissions": ["api.groups.read"]}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        r.body["id"].as_str().unwrap().to_owned()
+    };
+    let both = role("Both groups").await;
+    let mixed = role("Direct and group").await;
+    for (g, r) in [(&g1, &both), (&g2, &both), (&g1, &mixed)] {
+        let res = f
+            .post(
+                &format!("/v1/organization/groups/{g}/roles"),
+                json!({"role_id": r}),
+            )
+            .await;
+        assert_eq!(res.status, 200, "{:?}", res.body);
+    }
+    let res = f
+        .post(
+            &format!("/v1/organization/users/{}/roles", f.ada.id),
+            json!({"role_id": mixed}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{:?}", res.body);
+    let group_src = |g: &str| json!({"principal_id": g, "principal_type": "group"});
+    let mut want = vec![
+        (
+            format!("role-api-organization-reader__api-organization__{}", f.org),
+            json!(null),
+        ),
+        (both.clone(), json!([group_src(&g1), group_src(&g2)])),
+        (mixed.clone(), json!([group_src(&g1)])),
+    ];
+    want.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut got = sources(
+        &f.get(&format!("/v1/organization/users/{}/roles", f.ada.id))
+            .await,
+    );
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(got, want);
+    // Ben is in no group: his list is unchanged.
+    assert_eq!(
+        sources(
+            &f.get(&format!("/v1/organization/users/{}/roles", f.ben.id))
+                .await
+        )
+        .len(),
+        1
+    );
+    // Retrieving and deleting stay about direct assignments.
+    assert_error(
+        &f.get(&format!("/v1/organization/users/{}/roles/{both}", f.ada.id))
+            .await,
+        404,
+        Some("not_found"),
+        None,
+    );
+    let r = f
+        .get(&format!(
+            "/v1/organization/users/{}/roles/{mixed}",
+            f.ada.id
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["assignment_sources"], json!(null));
+
+    // Project scope: the membership's role, and the attached group's role.
+    let p = project(&f, "Apollo").await;
+    let r = f
+        .post(
+            &format!("/v1/organization/projects/{p}/users"),
+            json!({"user_id": f.ada.id, "role": "member"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = f
+        .post(
+            &format!("/v1/organization/projects/{p}/groups"),
+            json!({"group_id": g2, "role": "role-api-project-viewer"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let mut got = sources(
+        &f.get(&format!("/v1/projects/{p}/users/{}/roles", f.ada.id))
+            .await,
+    );
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        got,
+        vec![
+            (
+                format!("role-api-project-member__api-project__{p}"),
+                json!(null)
+            ),
+            (
+                format!("role-api-project-viewer__api-project__{p}"),
+                json!([group_src(&g2)])
+            ),
+        ]
+    );
+}

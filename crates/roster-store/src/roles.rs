@@ -1269,6 +1269,48 @@ impl Store {
         Ok(out)
     }
 
+    /// The roles a user reaches at one scope through the groups they belong
+    /// to: each such group's assignments at that scope (principal: the
+    /// group), oldest first.
+    pub async fn group_assignments_of_user(
+        &self,
+        access: &OrgAccess<need::AnyMember>,
+        user: UserId,
+        scope: Scope,
+    ) -> Result<Vec<AssignedRole>> {
+        let org = access.org();
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        let (stype, sid) = scope_cols(scope);
+        let cols: Vec<String> = ASSIGNMENT_COLS
+            .split(", ")
+            .map(|c| format!("a.{c}"))
+            .collect();
+        let rows = sqlx::query(&format!(
+            "SELECT {} FROM role_assignments a JOIN group_members gm \
+             ON gm.group_id = a.principal_id AND gm.org_id = a.org_id \
+             WHERE a.org_id = $1 AND a.principal_type = 'group' AND gm.user_id = $2 \
+             AND a.scope_type = $3 AND a.scope_id = $4 ORDER BY a.created_at, a.id",
+            cols.join(", ")
+        ))
+        .bind(id(org))
+        .bind(id(user))
+        .bind(stype)
+        .bind(sid)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_err)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let a = crate::load::assignment_of(row)?;
+            let role = fetch_role(&mut conn, org, a.role_id).await?;
+            out.push(AssignedRole {
+                assignment: a,
+                role,
+            });
+        }
+        Ok(out)
+    }
+
     /// One role a principal holds directly at a scope.
     pub async fn principal_assignment(
         &self,
