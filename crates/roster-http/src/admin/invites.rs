@@ -1,22 +1,22 @@
 //! Invites: the organization API's invitations, shown as OpenAI's invites.
 //! `owner` invites with the Owner role, `reader` with Member. Deleting an
 //! invite cancels it (an accepted invite cannot be deleted); cancelled
-//! invites are gone from this dialect. An invite may name projects (with
-//! `member`, `owner`, `viewer` or a custom project role): accepting it adds
-//! the user to them. Without `projects` it names none (Roster has no implicit
-//! default project).
+//! invites are gone from this dialect. An invite may name projects, each
+//! with `member` or `owner` (OpenAI's two words; the SDK's Invite model takes
+//! no other): accepting it adds the user to them. Without `projects` it names
+//! none (Roster has no implicit default project).
 
 use super::error::AdminError;
 use super::extract::{AJson, AQuery, Admin};
 use super::ids::{org_role_of_word, org_role_word, parse};
-use super::projects::{project_role_of, project_role_word};
+use super::projects::project_role_word;
 use super::views::{deleted, list_a, secs, DeletedOut, ListA};
 use crate::app::App;
 use axum::extract::{Path, State};
 use axum::Json;
 use roster_core::text::Email;
 use roster_core::{
-    need, Error, Invitation, InvitationId, InvitationState, OrgId, ProjectId, Timestamp,
+    need, Error, Invitation, InvitationId, InvitationState, OrgId, ProjectId, SystemRole, Timestamp,
 };
 use roster_store::invitations::InvitedProject;
 use serde::{Deserialize, Serialize};
@@ -34,7 +34,7 @@ pub(super) fn routes() -> OpenApiRouter<App> {
 pub(super) struct InviteProject {
     /// The project's id (`proj_...`).
     pub id: String,
-    /// `member` or `owner` (OpenAI's roles), `viewer`, or a custom project role's id.
+    /// `member` or `owner`.
     pub role: String,
 }
 
@@ -132,14 +132,24 @@ pub(super) struct CreateInvite {
 }
 
 /// The invite's projects as the store takes them.
-fn invited_projects(raw: &[InviteProject], org: OrgId) -> Result<Vec<InvitedProject>, AdminError> {
+fn invited_projects(raw: &[InviteProject]) -> Result<Vec<InvitedProject>, AdminError> {
     raw.iter()
         .map(|p| {
             if p.id.trim().is_empty() {
                 return Err(AdminError::missing("projects"));
             }
             let project: ProjectId = parse(&p.id, "project").map_err(|e| e.param("projects"))?;
-            let role = project_role_of(p.role.trim(), org, project, "projects")?;
+            let role = match p.role.trim() {
+                "member" => SystemRole::ProjectMember.id(),
+                "owner" => SystemRole::ProjectOwner.id(),
+                "" => return Err(AdminError::missing("projects")),
+                other => {
+                    return Err(AdminError::invalid(
+                        "projects",
+                        format!("Invalid project role '{other}'. It must be 'member' or 'owner'."),
+                    ))
+                }
+            };
             Ok(InvitedProject {
                 project_id: project,
                 role_id: role,
@@ -176,7 +186,7 @@ async fn create_invite(
     let email = Email::parse("email", &b.email)
         .map_err(|e| AdminError::invalid("email", format!("Invalid 'email': {}.", e.message)))?;
     let role = org_role_of_word(&b.role, "role")?;
-    let projects = invited_projects(b.projects.as_deref().unwrap_or_default(), access.org())?;
+    let projects = invited_projects(b.projects.as_deref().unwrap_or_default())?;
     let w = app
         .store
         .invite_with_projects(&caller.ctx, &access, email, role, &projects)

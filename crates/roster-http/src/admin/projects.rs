@@ -265,7 +265,7 @@ pub(super) fn project_role_word(role: RoleId, org: OrgId, project: ProjectId) ->
 }
 
 /// A project role named by `owner`/`member`/`viewer` or by a role id.
-pub(super) fn project_role_of(
+fn project_role_of(
     raw: &str,
     org: OrgId,
     project: ProjectId,
