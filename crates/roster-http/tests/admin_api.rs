@@ -1910,7 +1910,7 @@ async fn user_role_lists_show_roles_reached_through_groups_once() {
     assert_eq!(r.body["assignment_sources"], json!(null));
 
     // Project scope: the membership's role, and the attached group's role.
-    let p = project(&f, "Apollo").await;
+    let p = project(f, "Apollo").await;
     let r = f
         .post(
             &format!("/v1/organization/projects/{p}/users"),

@@ -65,6 +65,9 @@ async fn project_role(app: &TestApp, org: &str, name: &str, p: ProjectId) -> Rol
         .id
 }
 
+/// What a refusal must be.
+type Expect = fn(&Error) -> bool;
+
 fn ip(project: ProjectId, role: RoleId) -> InvitedProject {
     InvitedProject {
         project_id: project,
@@ -127,7 +130,7 @@ async fn the_project_list_is_checked_all_or_nothing() {
         .unwrap();
     let r2 = project_role(&app, &org, "Two only", p2).await;
     let member = SystemRole::ProjectMember.id();
-    let cases: Vec<(Vec<InvitedProject>, fn(&Error) -> bool)> = vec![
+    let cases: Vec<(Vec<InvitedProject>, Expect)> = vec![
         (vec![ip(p1, member), ip(old, member)], |e| {
             matches!(e, Error::ProjectArchived(_))
         }),
