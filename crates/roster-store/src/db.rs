@@ -52,6 +52,8 @@ pub struct Store {
     /// `SQLITE_BUSY` into an orderly queue. PostgreSQL needs no such lock.
     write_lock: Arc<tokio::sync::Mutex<()>>,
     pub(crate) url: Arc<str>,
+    /// Read-only SQLite connections for rebuilding organizations after writes.
+    readers: Arc<std::sync::Mutex<Vec<rusqlite::Connection>>>,
     /// The last change-feed revision applied without a gap, and the lock
     /// that makes catching up one task at a time.
     pub(crate) applied: Arc<tokio::sync::Mutex<i64>>,
@@ -134,6 +136,7 @@ impl Store {
             index: Arc::new(Index::new()),
             write_lock: Arc::new(tokio::sync::Mutex::new(())),
             url: Arc::from(url.as_str()),
+            readers: Arc::default(),
             applied: Arc::new(tokio::sync::Mutex::new(0)),
             published: Arc::new(tokio::sync::Mutex::new(BTreeSet::new())),
             credentials: Arc::new(crate::auth::CredentialCache::default()),
@@ -435,7 +438,34 @@ impl Store {
         removed: BTreeSet<OrgId>,
     ) -> Result<()> {
         let mut updates = Vec::with_capacity(touched.len() + removed.len());
-        if !touched.is_empty() {
+        let sqlite_file =
+            crate::fastload::sqlite_path(&self.url).filter(|_| self.kind == DbKind::Sqlite);
+        if let (false, Some(path)) = (touched.is_empty(), sqlite_file) {
+            // Read and build on a blocking thread, through a cached rusqlite
+            // connection (see `fastload`): fewer hand-offs than sqlx per row.
+            let readers = self.readers.clone();
+            let built = tokio::task::spawn_blocking(move || {
+                let cached = readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+                let mut conn = match cached {
+                    Some(c) => c,
+                    None => crate::fastload::open(&path)?,
+                };
+                let out = touched
+                    .into_iter()
+                    .map(|org| {
+                        Ok(match crate::fastload::read_org(&mut conn, org)? {
+                            Some(data) => OrgUpdate::Replace(org, Arc::new(OrgIndex::build(data))),
+                            None => OrgUpdate::Remove(org),
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>();
+                readers.lock().unwrap_or_else(|e| e.into_inner()).push(conn);
+                out
+            })
+            .await
+            .map_err(Error::internal)??;
+            updates.extend(built);
+        } else if !touched.is_empty() {
             let mut conn = self.pool.acquire().await.map_err(db_err)?;
             for org in touched {
                 match crate::load::org_data(&mut conn, org).await? {

@@ -45,38 +45,75 @@ fn opt_uuid_at(row: &Row, i: usize) -> rusqlite::Result<Option<Uuid>> {
     }
 }
 
-/// Runs `sql` and hands each row to `each`.
+/// Runs `sql` (with `?1` bound to `org` when given) and hands each row to `each`.
 fn each_row(
     conn: &Connection,
     sql: &str,
+    org: Option<&str>,
     mut each: impl FnMut(&Row) -> rusqlite::Result<()>,
 ) -> Result<()> {
-    let mut stmt = conn.prepare(sql).map_err(internal)?;
-    let mut rows = stmt.query([]).map_err(internal)?;
+    let mut stmt = conn.prepare_cached(sql).map_err(internal)?;
+    let mut rows = match org {
+        Some(o) => stmt.query([o]),
+        None => stmt.query([]),
+    }
+    .map_err(internal)?;
     while let Some(row) = rows.next().map_err(internal)? {
         each(row).map_err(internal)?;
     }
     Ok(())
 }
 
-/// The revision and every live organization's rows, read in one transaction
-/// so they match exactly.
-pub(crate) fn read_all(path: &std::path::Path) -> Result<(i64, HashMap<OrgId, OrgData>)> {
-    let mut conn = Connection::open_with_flags(
+/// A read-only connection to the database file.
+pub(crate) fn open(path: &std::path::Path) -> Result<Connection> {
+    let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(internal)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))
         .map_err(internal)?;
+    Ok(conn)
+}
+
+/// The revision and every live organization's rows, read in one transaction
+/// so they match exactly.
+pub(crate) fn read_all(path: &std::path::Path) -> Result<(i64, HashMap<OrgId, OrgData>)> {
+    let mut conn = open(path)?;
     let tx = conn.transaction().map_err(internal)?;
     let revision: i64 = tx
         .query_row("SELECT revision FROM meta WHERE id = 1", [], |r| r.get(0))
         .map_err(internal)?;
+    let data = read(&tx, None)?;
+    tx.commit().map_err(internal)?;
+    Ok((revision, data))
+}
+
+/// The rows of one live organization (`None` if it is gone), read in one transaction.
+pub(crate) fn read_org(conn: &mut Connection, org: OrgId) -> Result<Option<OrgData>> {
+    let tx = conn.transaction().map_err(internal)?;
+    let mut data = read(&tx, Some(org))?;
+    tx.commit().map_err(internal)?;
+    Ok(data.remove(&org))
+}
+
+/// Every live organization's rows, or only `only`'s.
+fn read(conn: &Connection, only: Option<OrgId>) -> Result<HashMap<OrgId, OrgData>> {
+    let org_text = only.map(|o| o.uuid().to_string());
+    let org = org_text.as_deref();
+    // `WHERE`/`AND` clause selecting the organization, for a table's `org_id` column.
+    let filter = |col: &str, joiner: &str| match org {
+        Some(_) => format!(" {joiner} {col} = ?1"),
+        None => String::new(),
+    };
     let mut data: HashMap<OrgId, OrgData> = HashMap::new();
     each_row(
-        &tx,
-        "SELECT id FROM organizations WHERE deleted_at IS NULL",
+        conn,
+        &format!(
+            "SELECT id FROM organizations WHERE deleted_at IS NULL{}",
+            filter("id", "AND")
+        ),
+        org,
         |r| {
             let o = OrgId(uuid_at(r, 0)?);
             data.insert(
@@ -90,8 +127,12 @@ pub(crate) fn read_all(path: &std::path::Path) -> Result<(i64, HashMap<OrgId, Or
         },
     )?;
     each_row(
-        &tx,
-        "SELECT org_id, user_id, status FROM memberships WHERE deleted_at IS NULL",
+        conn,
+        &format!(
+            "SELECT org_id, user_id, status FROM memberships WHERE deleted_at IS NULL{}",
+            filter("org_id", "AND")
+        ),
+        org,
         |r| {
             if let Some(d) = data.get_mut(&OrgId(uuid_at(r, 0)?)) {
                 let status =
@@ -103,28 +144,35 @@ pub(crate) fn read_all(path: &std::path::Path) -> Result<(i64, HashMap<OrgId, Or
     )?;
     let mut grants: HashMap<RoleId, Vec<Grant>> = HashMap::new();
     let mut bad_key = None;
-    each_row(
-        &tx,
-        "SELECT role_id, perm_key, effect FROM role_grants",
-        |r| {
-            let key = r.get_ref(1)?.as_str()?;
-            match PermissionKey::parse(key) {
-                Ok(permission) => grants
-                    .entry(RoleId(uuid_at(r, 0)?))
-                    .or_default()
-                    .push(Grant {
-                        permission,
-                        effect: Effect::parse(r.get_ref(2)?.as_str()?).unwrap_or(Effect::Deny),
-                    }),
-                Err(e) => bad_key = Some(e),
-            }
-            Ok(())
-        },
-    )?;
+    let grants_sql = match org {
+        Some(_) => {
+            "SELECT g.role_id, g.perm_key, g.effect FROM role_grants g \
+                    JOIN roles r ON r.id = g.role_id WHERE r.org_id = ?1"
+        }
+        None => "SELECT role_id, perm_key, effect FROM role_grants",
+    };
+    each_row(conn, grants_sql, org, |r| {
+        let key = r.get_ref(1)?.as_str()?;
+        match PermissionKey::parse(key) {
+            Ok(permission) => grants
+                .entry(RoleId(uuid_at(r, 0)?))
+                .or_default()
+                .push(Grant {
+                    permission,
+                    effect: Effect::parse(r.get_ref(2)?.as_str()?).unwrap_or(Effect::Deny),
+                }),
+            Err(e) => bad_key = Some(e),
+        }
+        Ok(())
+    })?;
     if let Some(e) = bad_key {
         return Err(Error::internal(e));
     }
-    each_row(&tx, "SELECT id, org_id, name FROM roles", |r| {
+    let roles_sql = format!(
+        "SELECT id, org_id, name FROM roles{}",
+        filter("org_id", "WHERE")
+    );
+    each_row(conn, &roles_sql, org, |r| {
         let rid = RoleId(uuid_at(r, 0)?);
         if let Some(d) = data.get_mut(&OrgId(uuid_at(r, 1)?)) {
             d.roles.push((
@@ -136,9 +184,13 @@ pub(crate) fn read_all(path: &std::path::Path) -> Result<(i64, HashMap<OrgId, Or
         Ok(())
     })?;
     each_row(
-        &tx,
-        "SELECT id, org_id, role_id, principal_type, principal_id, scope_type, scope_id, is_primary, created_at \
-         FROM role_assignments",
+        conn,
+        &format!(
+            "SELECT id, org_id, role_id, principal_type, principal_id, scope_type, scope_id, is_primary, created_at \
+             FROM role_assignments{}",
+            filter("org_id", "WHERE")
+        ),
+        org,
         |r| {
             let org_id = OrgId(uuid_at(r, 1)?);
             let Some(d) = data.get_mut(&org_id) else {
@@ -168,8 +220,12 @@ pub(crate) fn read_all(path: &std::path::Path) -> Result<(i64, HashMap<OrgId, Or
         },
     )?;
     each_row(
-        &tx,
-        "SELECT org_id, group_id, user_id FROM group_members",
+        conn,
+        &format!(
+            "SELECT org_id, group_id, user_id FROM group_members{}",
+            filter("org_id", "WHERE")
+        ),
+        org,
         |r| {
             if let Some(d) = data.get_mut(&OrgId(uuid_at(r, 0)?)) {
                 d.group_members
@@ -179,8 +235,12 @@ pub(crate) fn read_all(path: &std::path::Path) -> Result<(i64, HashMap<OrgId, Or
         },
     )?;
     each_row(
-        &tx,
-        "SELECT org_id, dept_id, user_id FROM department_members",
+        conn,
+        &format!(
+            "SELECT org_id, dept_id, user_id FROM department_members{}",
+            filter("org_id", "WHERE")
+        ),
+        org,
         |r| {
             if let Some(d) = data.get_mut(&OrgId(uuid_at(r, 0)?)) {
                 d.dept_members
@@ -190,8 +250,12 @@ pub(crate) fn read_all(path: &std::path::Path) -> Result<(i64, HashMap<OrgId, Or
         },
     )?;
     each_row(
-        &tx,
-        "SELECT id, org_id, parent_id, name FROM departments",
+        conn,
+        &format!(
+            "SELECT id, org_id, parent_id, name FROM departments{}",
+            filter("org_id", "WHERE")
+        ),
+        org,
         |r| {
             if let Some(d) = data.get_mut(&OrgId(uuid_at(r, 1)?)) {
                 d.departments.push((
@@ -203,6 +267,5 @@ pub(crate) fn read_all(path: &std::path::Path) -> Result<(i64, HashMap<OrgId, Or
             Ok(())
         },
     )?;
-    tx.commit().map_err(internal)?;
-    Ok((revision, data))
+    Ok(data)
 }
