@@ -197,6 +197,7 @@ def roles_crud_and_pagination():
     equal(admin.roles.retrieve(made.id).name, f"Auditor {SUFFIX}", "retrieve")
     up = admin.roles.update(made.id, description=None)
     equal(up.description, None, "description cleared by null")
+    equal(http("GET", f"/v1/organizations/{ORG}/roles/{made.id}")["description"], None, "cleared, not stored empty")
     equal(up.name, f"Auditor {SUFFIX}", "name unchanged when absent")
     up = admin.roles.update(made.id, permissions=["view_audit_log"])
     equal(up.permissions, ["view_audit_log"], "permissions replaced")
@@ -268,6 +269,9 @@ def groups_users_and_roles():
     equal(admin.groups.roles.retrieve(role.id, group_id=g.id).id, role.id, "group role retrieve")
     check_body = http("POST", f"/v1/organizations/{ORG}/check", {"user_id": ada["id"], "permission": "view_audit_log"})
     equal(check_body["allowed"], True, "a group's role reaches its members")
+    via = [r for r in admin.users.roles.list(ada["id"]) if r.id == role.id]
+    equal(len(via), 1, "the group's role in the member's list, once")
+    equal([(s.principal_id, s.principal_type) for s in via[0].assignment_sources or []], [(g.id, "group")], "assignment_sources")
     equal(admin.groups.roles.delete(role.id, group_id=g.id).object, "group.role.deleted", "group role removed")
     equal(admin.groups.users.delete(ben["id"], group_id=g.id).object, "group.user.deleted", "group user removed")
     for x in extra:
@@ -291,6 +295,28 @@ def invites_round_trip():
     equal((gone.object, gone.id, gone.deleted), ("organization.invite.deleted", inv.id, True), "invite deleted")
     e = fails(lambda: admin.invites.create(email=f"second.{SUFFIX}@example.test", role="reader"), openai.ConflictError, 409, "a second pending invite")
     equal(e.code, "invite_exists", "error code")
+
+
+@check
+def invites_with_projects():
+    p1 = admin.projects.create(name=f"Invited one {SUFFIX}")
+    p2 = admin.projects.create(name=f"Invited two {SUFFIX}")
+    inv = admin.invites.create(
+        email=f"projects.{SUFFIX}@example.test",
+        role="reader",
+        projects=[{"id": p2.id, "role": "member"}, {"id": p1.id, "role": "owner"}],
+    )
+    want = sorted([(p1.id, "owner"), (p2.id, "member")])
+    equal([(p.id, p.role) for p in inv.projects], want, "invite projects")
+    equal([(p.id, p.role) for p in admin.invites.retrieve(inv.id).projects], want, "retrieved with its projects")
+    admin.projects.archive(p2.id)
+    e = fails(
+        lambda: admin.invites.create(email=f"refused.{SUFFIX}@example.test", role="reader", projects=[{"id": p1.id, "role": "member"}, {"id": p2.id, "role": "member"}]),
+        openai.BadRequestError, 400, "an archived project",
+    )
+    equal((e.code, e.param), ("project_archived", "projects"), "error code")
+    expect(all(i.email != f"refused.{SUFFIX}@example.test" for i in admin.invites.list()), "nothing of a refused invite written")
+    equal(admin.invites.create(email=f"plain.{SUFFIX}@example.test", role="reader").projects, [], "no projects when omitted")
 
 
 # ---- projects, project users, project groups

@@ -508,6 +508,28 @@ async fn roles_crud_with_nullable_updates_and_duplicates() {
         .await;
     assert_eq!(r.body["description"], json!(null));
     assert_eq!(r.body["name"], json!("Key Reader 2"));
+    // Cleared means NULL in the database, not an empty string.
+    let stored: Option<String> = sqlx::query_scalar("SELECT description FROM roles WHERE id = $1")
+        .bind(roster_core::RoleId::parse(&id).unwrap().uuid().to_string())
+        .fetch_one(f.app.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(stored, None);
+    // The organization API's update leaves a null description unchanged.
+    let r = f.post(&path, json!({"description": "again"})).await;
+    assert_eq!(r.body["description"], json!("again"));
+    let r = f
+        .app
+        .patch(
+            &format!("/v1/organizations/{}/roles/{id}", f.org),
+            &f.owner.token,
+            json!({"description": null, "name": "Key Reader 2"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["description"], json!("again"));
+    let r = f.post(&path, json!({"description": null})).await;
+    assert_eq!(r.body["description"], json!(null));
     let r = f
         .post(&path, json!({"permissions": ["api.groups.read"]}))
         .await;
@@ -1531,4 +1553,394 @@ async fn no_route_answers_500_to_unknown_ids_or_odd_bodies() {
         }
     }
     assert!(checked >= 72 * 12, "{checked}");
+}
+
+/// Gives an invitation a key the test knows (the admin API never shows one).
+#[allow(clippy::unwrap_used)]
+async fn known_key(f: &Fixture, invite: &str, key: &str) {
+    let done = sqlx::query("UPDATE invitations SET token_hash = $1 WHERE id = $2")
+        .bind(roster_store::auth::hash_secret(key))
+        .bind(
+            roster_core::InvitationId::parse(invite)
+                .unwrap()
+                .uuid()
+                .to_string(),
+        )
+        .execute(f.app.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(done.rows_affected(), 1);
+}
+
+/// A project's users as (user id, role) pairs.
+#[allow(clippy::unwrap_used)]
+async fn project_users(f: &Fixture, p: &str) -> Vec<(String, String)> {
+    let r = f.get(&format!("/v1/organization/projects/{p}/users")).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    r.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            (
+                u["id"].as_str().unwrap().to_owned(),
+                u["role"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[allow(clippy::unwrap_used)]
+async fn invitation_project_rows(f: &Fixture) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM invitation_projects")
+        .fetch_one(f.app.store.pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn invites_with_projects_join_them_on_acceptance() {
+    let f = Fixture::new().await;
+    let p1 = project(&f, "One").await;
+    let p2 = project(&f, "Two").await;
+    let old = project(&f, "Old").await;
+    let r = f
+        .post(
+            &format!("/v1/organization/projects/{old}/archive"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let custom = f
+        .post(
+            &format!("/v1/projects/{p2}/roles"),
+            json!({"role_name": "Deployer", "permissions": ["api.project.read"]}),
+        )
+        .await;
+    assert_eq!(custom.status, 200, "{:?}", custom.body);
+    let cr = custom.body["id"].as_str().unwrap().to_owned();
+
+    // Created with two projects; shown in project-id order, also on reads.
+    let r = f
+        .post(
+            "/v1/organization/invites",
+            json!({"email": "new@example.test", "role": "reader",
+                "projects": [{"id": p2, "role": "member"}, {"id": p1, "role": "owner"}]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let want = json!([{"id": p1, "role": "owner"}, {"id": p2, "role": "member"}]);
+    assert_eq!(r.body["projects"], want);
+    let inv = r.body["id"].as_str().unwrap().to_owned();
+    let got = f.get(&format!("/v1/organization/invites/{inv}")).await;
+    assert_eq!(got.body["projects"], want);
+    let list = f.get("/v1/organization/invites").await;
+    assert_eq!(list.body["data"][0]["projects"], want);
+    assert_eq!(invitation_project_rows(&f).await, 2);
+
+    // Refusals, all-or-nothing: nothing of a refused invite is written.
+    let bad = |projects: Value| {
+        f.post(
+            "/v1/organization/invites",
+            json!({"email": "no@example.test", "role": "reader", "projects": projects}),
+        )
+    };
+    let none = format!("proj_{}", "0".repeat(26));
+    assert_error(
+        &bad(json!([{"id": p1, "role": "member"}, {"id": old, "role": "member"}])).await,
+        400,
+        Some("project_archived"),
+        Some("projects"),
+    );
+    assert_error(
+        &bad(json!([{"id": none, "role": "member"}])).await,
+        404,
+        Some("not_found"),
+        Some("projects"),
+    );
+    assert_error(
+        &bad(json!([{"id": "nope", "role": "member"}])).await,
+        404,
+        Some("not_found"),
+        Some("projects"),
+    );
+    assert_error(
+        &bad(json!([{"id": p1, "role": "member"}, {"id": p1, "role": "owner"}])).await,
+        400,
+        Some("invalid_value"),
+        Some("projects"),
+    );
+    // OpenAI's two words only (the SDK's Invite model takes no other).
+    for role in ["viewer", "reader", cr.as_str()] {
+        assert_error(
+            &bad(json!([{"id": p2, "role": role}])).await,
+            400,
+            Some("invalid_value"),
+            Some("projects"),
+        );
+    }
+    assert_error(
+        &bad(json!([{"id": p1}])).await,
+        400,
+        Some("missing_required_parameter"),
+        Some("projects[0].role"),
+    );
+    let emails: Vec<Value> = f.get("/v1/organization/invites").await.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["email"].clone())
+        .collect();
+    assert_eq!(emails, [json!("new@example.test")]);
+    assert_eq!(invitation_project_rows(&f).await, 2);
+
+    // Naming projects needs the right to manage them; plain invites do not.
+    let inviter = f
+        .post(
+            "/v1/organization/roles",
+            json!({"role_name": "Inviter", "permissions": ["invite_users"]}),
+        )
+        .await;
+    assert_eq!(inviter.status, 200, "{:?}", inviter.body);
+    let ikey = org_key(
+        &f.app,
+        &f.org,
+        &f.owner.token,
+        inviter.body["id"].as_str().unwrap(),
+    )
+    .await;
+    let as_inviter = |body: Value| {
+        send(
+            &f.app,
+            Method::POST,
+            "/v1/organization/invites",
+            Some(&ikey),
+            None,
+            Some(body),
+        )
+    };
+    let r = as_inviter(json!({"email": "x@example.test", "role": "reader",
+        "projects": [{"id": p1, "role": "member"}]}))
+    .await;
+    assert_error(&r, 403, Some("insufficient_permissions"), None);
+    let r = as_inviter(json!({"email": "x@example.test", "role": "reader", "projects": []})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["projects"], json!([]));
+    // An omitted list names no project.
+    let r = as_inviter(json!({"email": "y@example.test", "role": "reader"})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["projects"], json!([]));
+
+    // Acceptance by a new user (complete): both projects, with their roles.
+    known_key(&f, &inv, "ik_known_new").await;
+    let c = f
+        .app
+        .call(
+            Method::POST,
+            "/v1/invitations/complete",
+            None,
+            Some(json!({"email_key": "ik_known_new", "full_name": "New Person", "password": "new password 1"})),
+        )
+        .await;
+    assert_eq!(c.status, 200, "{:?}", c.body);
+    let new_user = c.body["user_id"].as_str().unwrap().to_owned();
+    assert!(project_users(&f, &p1)
+        .await
+        .contains(&(new_user.clone(), "owner".to_owned())));
+    assert!(project_users(&f, &p2)
+        .await
+        .contains(&(new_user.clone(), "member".to_owned())));
+    let got = f.get(&format!("/v1/organization/invites/{inv}")).await;
+    assert_eq!(got.body["status"], json!("accepted"));
+    assert_eq!(got.body["projects"], want);
+
+    // Acceptance by an existing user (accept): a project they were added to
+    // while invited keeps its membership; a project archived since is skipped.
+    let carl = f.app.user("Carl Clark").await;
+    let r = f
+        .post(
+            "/v1/organization/invites",
+            json!({"email": carl.email, "role": "reader",
+                "projects": [{"id": p1, "role": "member"}, {"id": p2, "role": "owner"}]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let cinv = r.body["id"].as_str().unwrap().to_owned();
+    let r = f
+        .post(
+            &format!("/v1/organization/projects/{p1}/users"),
+            json!({"user_id": carl.id, "role": "viewer"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = f
+        .post(
+            &format!("/v1/organization/projects/{p2}/archive"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    known_key(&f, &cinv, "ik_known_carl").await;
+    let a = f
+        .app
+        .call(
+            Method::POST,
+            "/v1/invitations/accept?email_key=ik_known_carl",
+            Some(&carl.token),
+            None,
+        )
+        .await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    assert!(project_users(&f, &p1)
+        .await
+        .contains(&(carl.id.clone(), "viewer".to_owned())));
+    assert!(!project_users(&f, &p2)
+        .await
+        .iter()
+        .any(|(u, _)| *u == carl.id));
+    let u = f.get(&format!("/v1/organization/users/{}", carl.id)).await;
+    assert_eq!(u.status, 200, "{:?}", u.body);
+}
+
+/// (role id, assignment_sources) of a role-assignment list.
+#[allow(clippy::unwrap_used)]
+fn sources(r: &Res) -> Vec<(String, Value)> {
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    r.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["id"].as_str().unwrap().to_owned(),
+                a["assignment_sources"].clone(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn user_role_lists_show_roles_reached_through_groups_once() {
+    let f = &Fixture::new().await;
+    let group = |name: &'static str| async move {
+        let r = f
+            .post("/v1/organization/groups", json!({"name": name}))
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        let g = r.body["id"].as_str().unwrap().to_owned();
+        let r = f
+            .post(
+                &format!("/v1/organization/groups/{g}/users"),
+                json!({"user_id": f.ada.id}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        g
+    };
+    let g1 = group("One").await;
+    let g2 = group("Two").await;
+    let role = |name: &'static str| async move {
+        let r = f
+            .post(
+                "/v1/organization/roles",
+                json!({"role_name": name, "permissions": ["api.groups.read"]}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        r.body["id"].as_str().unwrap().to_owned()
+    };
+    let both = role("Both groups").await;
+    let mixed = role("Direct and group").await;
+    for (g, r) in [(&g1, &both), (&g2, &both), (&g1, &mixed)] {
+        let res = f
+            .post(
+                &format!("/v1/organization/groups/{g}/roles"),
+                json!({"role_id": r}),
+            )
+            .await;
+        assert_eq!(res.status, 200, "{:?}", res.body);
+    }
+    let res = f
+        .post(
+            &format!("/v1/organization/users/{}/roles", f.ada.id),
+            json!({"role_id": mixed}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{:?}", res.body);
+    let group_src = |g: &str| json!({"principal_id": g, "principal_type": "group"});
+    let mut want = vec![
+        (
+            format!("role-api-organization-reader__api-organization__{}", f.org),
+            json!(null),
+        ),
+        (both.clone(), json!([group_src(&g1), group_src(&g2)])),
+        (mixed.clone(), json!([group_src(&g1)])),
+    ];
+    want.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut got = sources(
+        &f.get(&format!("/v1/organization/users/{}/roles", f.ada.id))
+            .await,
+    );
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(got, want);
+    // Ben is in no group: his list is unchanged.
+    assert_eq!(
+        sources(
+            &f.get(&format!("/v1/organization/users/{}/roles", f.ben.id))
+                .await
+        )
+        .len(),
+        1
+    );
+    // Retrieving and deleting stay about direct assignments.
+    assert_error(
+        &f.get(&format!("/v1/organization/users/{}/roles/{both}", f.ada.id))
+            .await,
+        404,
+        Some("not_found"),
+        None,
+    );
+    let r = f
+        .get(&format!(
+            "/v1/organization/users/{}/roles/{mixed}",
+            f.ada.id
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["assignment_sources"], json!(null));
+
+    // Project scope: the membership's role, and the attached group's role.
+    let p = project(f, "Apollo").await;
+    let r = f
+        .post(
+            &format!("/v1/organization/projects/{p}/users"),
+            json!({"user_id": f.ada.id, "role": "member"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = f
+        .post(
+            &format!("/v1/organization/projects/{p}/groups"),
+            json!({"group_id": g2, "role": "role-api-project-viewer"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let mut got = sources(
+        &f.get(&format!("/v1/projects/{p}/users/{}/roles", f.ada.id))
+            .await,
+    );
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        got,
+        vec![
+            (
+                format!("role-api-project-member__api-project__{p}"),
+                json!(null)
+            ),
+            (
+                format!("role-api-project-viewer__api-project__{p}"),
+                json!([group_src(&g2)])
+            ),
+        ]
+    );
 }

@@ -111,7 +111,7 @@ impl Store {
                 crate::keys::require_grantable(self, &mut tx, ia.actor(), org, e.role).await?;
                 continue;
             }
-            self.invite_in(&mut tx, ia.actor(), org, email.clone(), e.role)
+            self.invite_in(&mut tx, ia.actor(), org, email.clone(), e.role, &[])
                 .await?;
             changed = true;
         }

@@ -7,6 +7,12 @@
 //! user accepts and removed when the invitation is cancelled. An email
 //! without a user gets a reserved user id, under which `complete` creates the
 //! user: the id an invitation reports is the id the person will have.
+//!
+//! An invitation may also name projects, each with a project role: accepting
+//! it (by either path, `accept` or `complete`) adds the new member to those
+//! projects in the same transaction. A project deleted or archived (or a
+//! custom role deleted) since the invitation was sent is skipped then, and a
+//! project the user already belongs to keeps its membership.
 
 use crate::auth::{hash_secret, new_secret, SESSION_SECONDS};
 use crate::db::{conflict, db_err, now_micros, Tx};
@@ -19,6 +25,7 @@ use roster_core::*;
 use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// How long an invitation stays valid.
 pub const INVITATION_DAYS: i64 = 7;
@@ -75,6 +82,73 @@ fn require_pending(i: &Invitation) -> Result<()> {
 pub struct CreatedInvitation {
     pub invitation: Invitation,
     pub key: String,
+    /// The projects accepting it joins.
+    pub projects: Vec<InvitedProject>,
+}
+
+/// A project an invitation adds its invitee to on acceptance, with the
+/// project role (a project system role or a custom project role).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvitedProject {
+    pub project_id: ProjectId,
+    pub role_id: RoleId,
+}
+
+fn invited_project_of(row: &AnyRow) -> Result<InvitedProject> {
+    Ok(InvitedProject {
+        project_id: ProjectId(uuid_of(row, "project_id")?),
+        role_id: RoleId(uuid_of(row, "role_id")?),
+    })
+}
+
+/// The projects an invitation names, in project-id order.
+async fn invited_projects(
+    conn: &mut AnyConnection,
+    inv: InvitationId,
+) -> Result<Vec<InvitedProject>> {
+    let rows = sqlx::query(
+        "SELECT project_id, role_id FROM invitation_projects WHERE invitation_id = $1 ORDER BY project_id",
+    )
+    .bind(id(inv))
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    rows.iter().map(invited_project_of).collect()
+}
+
+/// Adds the user who accepted `inv` to the projects it names. Projects gone
+/// or archived since, and roles gone or no longer fitting, are skipped; a
+/// project the user is already in keeps its membership.
+async fn join_invited_projects(
+    tx: &mut Tx,
+    org: OrgId,
+    inv: InvitationId,
+    user: UserId,
+) -> Result<()> {
+    for p in invited_projects(tx.conn(), inv).await? {
+        match crate::projects::fetch_project(tx.conn(), org, p.project_id).await {
+            Ok(project) if !project.is_archived() => {}
+            Ok(_) | Err(Error::ProjectNotFound(_)) => continue,
+            Err(e) => return Err(e),
+        }
+        match crate::roles::fetch_role_for_scope(
+            tx.conn(),
+            org,
+            p.role_id,
+            Scope::Project(p.project_id),
+        )
+        .await
+        {
+            Ok(_) => {}
+            Err(Error::RoleNotFound(_) | Error::RoleScopeMismatch(_)) => continue,
+            Err(e) => return Err(e),
+        }
+        if crate::projects::in_project(tx.conn(), org, p.project_id, user).await? {
+            continue;
+        }
+        crate::projects::insert_project_member(tx, org, p.project_id, user, p.role_id).await?;
+    }
+    Ok(())
 }
 
 /// How an invitation is looked up inside its organization.
@@ -278,16 +352,33 @@ impl Store {
         email: Email,
         role: RoleId,
     ) -> Result<Written<CreatedInvitation>> {
+        self.invite_with_projects(ctx, access, email, role, &[])
+            .await
+    }
+
+    /// Invites `email` into the organization with `role` and, once accepted,
+    /// into `projects` with their project roles. Naming projects also needs
+    /// the right to manage projects (as adding project members does), and
+    /// each must be a live project of the organization with a project role
+    /// the caller may hand out; any refusal refuses the whole invitation.
+    pub async fn invite_with_projects(
+        &self,
+        ctx: &Ctx,
+        access: &OrgAccess<need::InviteUsers>,
+        email: Email,
+        role: RoleId,
+        projects: &[InvitedProject],
+    ) -> Result<Written<CreatedInvitation>> {
         let mut tx = self.begin(ctx).await?;
         tx.lock_org(self.kind, access.org()).await?;
         let created = self
-            .invite_in(&mut tx, access.actor(), access.org(), email, role)
+            .invite_in(&mut tx, access.actor(), access.org(), email, role, projects)
             .await?;
         tx.commit(self, created).await
     }
 
-    /// [`Store::invite`] inside the caller's transaction (the organization
-    /// locked), for batches that must be written all or none.
+    /// [`Store::invite_with_projects`] inside the caller's transaction (the
+    /// organization locked), for batches that must be written all or none.
     pub(crate) async fn invite_in(
         &self,
         tx: &mut Tx,
@@ -295,9 +386,12 @@ impl Store {
         org: OrgId,
         email: Email,
         role: RoleId,
+        projects: &[InvitedProject],
     ) -> Result<CreatedInvitation> {
         let email_key = email.normalized();
         crate::keys::require_grantable(self, tx, actor, org, role).await?;
+        self.check_invited_projects(tx, actor, org, projects)
+            .await?;
         let existing = user_by_email_key(tx.conn(), &email_key).await?;
         if let Some(user) = existing {
             if let Existing::Live { status, .. } = membership_state(tx, org, user).await? {
@@ -349,6 +443,20 @@ impl Store {
         .execute(tx.conn())
         .await
         .map_err(|e| conflict(e, || Error::InvitationDuplicate(invitation.email.clone())))?;
+        for p in projects {
+            sqlx::query(
+                "INSERT INTO invitation_projects (invitation_id, project_id, role_id, org_id) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(id(invitation.id))
+            .bind(id(p.project_id))
+            .bind(id(p.role_id))
+            .bind(id(org))
+            .execute(tx.conn())
+            .await
+            .map_err(db_err)?;
+        }
+        let mut projects = projects.to_vec();
+        projects.sort_by_key(|p| p.project_id);
         if let Some(user) = existing {
             join(tx, org, user, role, MemberStatus::Pending).await?;
             tx.audit(
@@ -360,15 +468,101 @@ impl Store {
                 Some(json!({"status": MemberStatus::Pending, "role_id": role.to_string()})),
             );
         }
+        let mut data = audit_json(&invitation);
+        if !projects.is_empty() {
+            data["projects"] = json!(projects
+                .iter()
+                .map(|p| json!({"project_id": p.project_id.to_string(), "role_id": p.role_id.to_string()}))
+                .collect::<Vec<_>>());
+        }
         tx.audit(
             Some(org),
             "invitation.created",
             "invitation",
             invitation.id,
             None,
-            Some(audit_json(&invitation)),
+            Some(data),
         );
-        Ok(CreatedInvitation { invitation, key })
+        Ok(CreatedInvitation {
+            invitation,
+            key,
+            projects,
+        })
+    }
+
+    /// Refuses an invitation's project list unless the caller may manage
+    /// projects, each project is a live one of the organization named once,
+    /// and each role is a project role of it that the caller may hand out.
+    async fn check_invited_projects(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        org: OrgId,
+        projects: &[InvitedProject],
+    ) -> Result<()> {
+        if projects.is_empty() {
+            return Ok(());
+        }
+        {
+            let snapshot: &roster_core::index::Snapshot = &self.index().load();
+            roster_core::authorize::<need::ManageProjects>(snapshot, actor, org)?;
+        }
+        let mut seen = BTreeSet::new();
+        for p in projects {
+            if !seen.insert(p.project_id) {
+                return Err(Error::validation(
+                    "projects",
+                    format!("project {} is named more than once", p.project_id),
+                ));
+            }
+            crate::projects::writable_project(tx.conn(), org, p.project_id).await?;
+            let r = crate::roles::fetch_role_for_scope(
+                tx.conn(),
+                org,
+                p.role_id,
+                Scope::Project(p.project_id),
+            )
+            .await?;
+            self.may_change_holders(actor, org, &r, true)?;
+        }
+        Ok(())
+    }
+
+    /// The projects each of the organization's invitations `invs` names, in
+    /// project-id order; projects deleted since (and custom roles deleted
+    /// since) are left out.
+    pub async fn invitation_projects(
+        &self,
+        access: &OrgAccess<need::InviteUsers>,
+        invs: &[InvitationId],
+    ) -> Result<BTreeMap<InvitationId, Vec<InvitedProject>>> {
+        let mut out: BTreeMap<InvitationId, Vec<InvitedProject>> = BTreeMap::new();
+        if invs.is_empty() {
+            return Ok(out);
+        }
+        let marks: Vec<String> = (0..invs.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT ip.invitation_id, ip.project_id, ip.role_id, r.id AS custom_role FROM invitation_projects ip \
+             JOIN projects p ON p.id = ip.project_id AND p.org_id = ip.org_id \
+             LEFT JOIN roles r ON r.id = ip.role_id AND r.org_id = ip.org_id \
+             WHERE ip.org_id = $1 AND ip.invitation_id IN ({}) ORDER BY ip.invitation_id, ip.project_id",
+            marks.join(", ")
+        );
+        let mut q = sqlx::query(&sql).bind(id(access.org()));
+        for inv in invs {
+            q = q.bind(id(*inv));
+        }
+        let rows = q.fetch_all(&self.pool).await.map_err(db_err)?;
+        for row in &rows {
+            let p = invited_project_of(row)?;
+            if p.role_id.system().is_none() && opt_str_of(row, "custom_role")?.is_none() {
+                continue;
+            }
+            out.entry(InvitationId(uuid_of(row, "invitation_id")?))
+                .or_default()
+                .push(p);
+        }
+        Ok(out)
     }
 
     /// The latest invitation matching `lookup` in the organization.
@@ -539,6 +733,7 @@ impl Store {
         crate::roles::require_org_role(&mut tx, org, before.role_id).await?;
         let membership = join(&mut tx, org, user, before.role_id, MemberStatus::Active).await?;
         mark_accepted(&mut tx, before.id, user).await?;
+        join_invited_projects(&mut tx, org, before.id, user).await?;
         let mut after = before.clone();
         after.state = InvitationState::Accepted;
         after.user_id = Some(user);
@@ -630,6 +825,7 @@ impl Store {
         crate::roles::require_org_role(&mut tx, org, before.role_id).await?;
         insert_membership(&mut tx, org, uid, before.role_id, MemberStatus::Active).await?;
         mark_accepted(&mut tx, before.id, uid).await?;
+        join_invited_projects(&mut tx, org, before.id, uid).await?;
         // Invitations of other organizations to this email now name the real user.
         sqlx::query(
             "UPDATE invitations SET user_id = $1, updated_at = $2 WHERE email_key = $3 AND state = $4 AND id <> $5",

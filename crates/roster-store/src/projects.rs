@@ -551,44 +551,7 @@ impl Store {
         if in_project(tx.conn(), org, project, user).await? {
             return Err(Error::ProjectMemberDuplicate { project, user });
         }
-        // Rows left by a soft-deleted membership are replaced.
-        sqlx::query("DELETE FROM project_members WHERE project_id = $1 AND user_id = $2")
-            .bind(id(project))
-            .bind(id(user))
-            .execute(tx.conn())
-            .await
-            .map_err(db_err)?;
-        drop_project_assignments(tx, org, project, "user", id(user)).await?;
-        let a = crate::roles::insert_assignment(
-            tx,
-            org,
-            role,
-            Principal::User(user),
-            Scope::Project(project),
-            false,
-        )
-        .await?;
-        sqlx::query(
-            "INSERT INTO project_members (project_id, user_id, org_id, assignment_id, added_at) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(id(project))
-        .bind(id(user))
-        .bind(id(org))
-        .bind(id(a.id))
-        .bind(now_micros())
-        .execute(tx.conn())
-        .await
-        .map_err(|e| conflict(e, || Error::ProjectMemberDuplicate { project, user }))?;
-        let m = fetch_project_member(tx.conn(), org, project, user).await?;
-        tx.audit(
-            Some(org),
-            "project.member_added",
-            "project",
-            project,
-            None,
-            json(&m),
-        );
-        Ok(m)
+        insert_project_member(tx, org, project, user, role).await
     }
 
     /// Changes a project member's project role.
@@ -828,6 +791,56 @@ impl Store {
         );
         tx.commit(self, ()).await
     }
+}
+
+/// Writes a project membership (with its role assignment) for a user who is
+/// not in the project, replacing rows a soft-deleted membership left, and
+/// audits it. The caller has checked the project, the role and the user.
+pub(crate) async fn insert_project_member(
+    tx: &mut Tx,
+    org: OrgId,
+    project: ProjectId,
+    user: UserId,
+    role: RoleId,
+) -> Result<ProjectMember> {
+    // Rows left by a soft-deleted membership are replaced.
+    sqlx::query("DELETE FROM project_members WHERE project_id = $1 AND user_id = $2")
+        .bind(id(project))
+        .bind(id(user))
+        .execute(tx.conn())
+        .await
+        .map_err(db_err)?;
+    drop_project_assignments(tx, org, project, "user", id(user)).await?;
+    let a = crate::roles::insert_assignment(
+        tx,
+        org,
+        role,
+        Principal::User(user),
+        Scope::Project(project),
+        false,
+    )
+    .await?;
+    sqlx::query(
+        "INSERT INTO project_members (project_id, user_id, org_id, assignment_id, added_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(id(project))
+    .bind(id(user))
+    .bind(id(org))
+    .bind(id(a.id))
+    .bind(now_micros())
+    .execute(tx.conn())
+    .await
+    .map_err(|e| conflict(e, || Error::ProjectMemberDuplicate { project, user }))?;
+    let m = fetch_project_member(tx.conn(), org, project, user).await?;
+    tx.audit(
+        Some(org),
+        "project.member_added",
+        "project",
+        project,
+        None,
+        json(&m),
+    );
+    Ok(m)
 }
 
 async fn membership_assignment(tx: &mut Tx, project: ProjectId, user: UserId) -> Result<String> {

@@ -122,11 +122,12 @@ pub struct NewRole {
 }
 
 /// A partial update of a custom role: `None` leaves a field unchanged; a
-/// given key list replaces the previous one.
+/// given key list replaces the previous one. `description: Some(None)` clears
+/// the description (stored as NULL).
 #[derive(Debug, Clone, Default)]
 pub struct RolePatch {
     pub name: Option<String>,
-    pub description: Option<String>,
+    pub description: Option<Option<String>>,
     pub allow: Option<Vec<String>>,
     pub deny: Option<Vec<String>>,
 }
@@ -635,7 +636,11 @@ impl Store {
             .as_deref()
             .map(|n| bounded("name", n, 1, 100))
             .transpose()?;
-        let description = bounded_opt("description", patch.description.as_deref(), 500)?;
+        let description = patch
+            .description
+            .as_ref()
+            .map(|d| bounded_opt("description", d.as_deref(), 500))
+            .transpose()?;
         let mut tx = self.begin(ctx).await?;
         let before = fetch_home_role(tx.conn(), org, home, role).await?;
         let old_allow = keys_of(&before.grants, Effect::Allow);
@@ -677,11 +682,12 @@ impl Store {
         let taken = name.clone().unwrap_or_default();
         sqlx::query(
             "UPDATE roles SET name = COALESCE($1, name), name_key = COALESCE($2, name_key), \
-             description = COALESCE($3, description), updated_at = $4 WHERE id = $5",
+             description = CASE WHEN $3 = 1 THEN $4 ELSE description END, updated_at = $5 WHERE id = $6",
         )
         .bind(name.clone())
         .bind(name.as_deref().map(name_key))
-        .bind(description)
+        .bind(i64::from(description.is_some()))
+        .bind(description.flatten())
         .bind(now_micros())
         .bind(id(role))
         .execute(tx.conn())
@@ -1246,6 +1252,48 @@ impl Store {
         .bind(id(org))
         .bind(ptype)
         .bind(pid)
+        .bind(stype)
+        .bind(sid)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_err)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let a = crate::load::assignment_of(row)?;
+            let role = fetch_role(&mut conn, org, a.role_id).await?;
+            out.push(AssignedRole {
+                assignment: a,
+                role,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The roles a user reaches at one scope through the groups they belong
+    /// to: each such group's assignments at that scope (principal: the
+    /// group), oldest first.
+    pub async fn group_assignments_of_user(
+        &self,
+        access: &OrgAccess<need::AnyMember>,
+        user: UserId,
+        scope: Scope,
+    ) -> Result<Vec<AssignedRole>> {
+        let org = access.org();
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        let (stype, sid) = scope_cols(scope);
+        let cols: Vec<String> = ASSIGNMENT_COLS
+            .split(", ")
+            .map(|c| format!("a.{c}"))
+            .collect();
+        let rows = sqlx::query(&format!(
+            "SELECT {} FROM role_assignments a JOIN group_members gm \
+             ON gm.group_id = a.principal_id AND gm.org_id = a.org_id \
+             WHERE a.org_id = $1 AND a.principal_type = 'group' AND gm.user_id = $2 \
+             AND a.scope_type = $3 AND a.scope_id = $4 ORDER BY a.created_at, a.id",
+            cols.join(", ")
+        ))
+        .bind(id(org))
+        .bind(id(user))
         .bind(stype)
         .bind(sid)
         .fetch_all(&mut *conn)

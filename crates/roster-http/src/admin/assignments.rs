@@ -1,20 +1,23 @@
 //! Role assignments of users at organization scope: the same assignments the
 //! organization API makes (`/roles/{role_id}/members`), so a role given here
 //! shows in that API's effective permissions and the reverse. A member's
-//! primary role is listed too (it is an assignment in the one model).
+//! primary role is listed too (it is an assignment in the one model), and so
+//! are the roles a user reaches through their groups, each role once, with
+//! the groups in `assignment_sources`.
 
 use super::error::AdminError;
 use super::extract::{AJson, AQuery, Admin, Order};
 use super::ids::parse_role;
 use super::users::{live_member, user_id};
 use super::views::{
-    assigned_role_out, deleted, list_b, page_after, role_out, AssignedRoleOut, DeletedOut, ListB,
-    UserRoleOut,
+    assigned_role_out, deleted, list_b, page_after, role_out, AssignedRoleOut, AssignmentSource,
+    DeletedOut, ListB, UserRoleOut,
 };
 use crate::app::App;
 use axum::extract::{Path, State};
 use axum::Json;
-use roster_core::{need, Assignment, OrgAccess, OrgId, Principal, ProjectId, Role, RoleId, Scope};
+use chrono::{DateTime, Utc};
+use roster_core::{need, OrgAccess, OrgId, Principal, ProjectId, Role, RoleId, Scope, UserId};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -41,28 +44,84 @@ impl AssignBody {
     }
 }
 
-/// The roles a principal holds directly at `scope`, in role-id order, with
-/// the assignment that gives each.
+/// A role as a role-assignment list shows it.
+pub(super) struct Held {
+    role: Role,
+    /// When the principal received it (the earliest assignment giving it).
+    at: DateTime<Utc>,
+    /// The groups it is inherited from, if any.
+    sources: Option<Vec<AssignmentSource>>,
+}
+
+/// The roles a principal holds directly at `scope`, in role-id order.
 pub(super) async fn held(
     app: &App,
     access: &OrgAccess<need::AnyMember>,
     principal: Principal,
     scope: Scope,
-) -> Result<Vec<(Role, Assignment)>, AdminError> {
-    let mut out: Vec<(Role, Assignment)> = app
+) -> Result<Vec<Held>, AdminError> {
+    let mut out: Vec<Held> = app
         .store
         .principal_assignments(access, principal, scope)
         .await?
         .into_iter()
-        .map(|a| (a.role, a.assignment))
+        .map(|a| Held {
+            role: a.role,
+            at: a.assignment.created_at,
+            sources: None,
+        })
         .collect();
-    out.sort_by_key(|(r, _)| r.id);
+    out.sort_by_key(|h| h.role.id);
+    Ok(out)
+}
+
+/// The roles a user holds at `scope` directly or through their groups, each
+/// once, in role-id order; a role reached through groups lists them in
+/// `assignment_sources` (`null` when it is held directly only).
+pub(super) async fn held_by_user(
+    app: &App,
+    access: &OrgAccess<need::AnyMember>,
+    user: UserId,
+    scope: Scope,
+) -> Result<Vec<Held>, AdminError> {
+    let mut out = held(app, access, Principal::User(user), scope).await?;
+    for a in app
+        .store
+        .group_assignments_of_user(access, user, scope)
+        .await?
+    {
+        let Principal::Group(group) = a.assignment.principal else {
+            continue;
+        };
+        let source = AssignmentSource {
+            principal_id: group.to_string(),
+            principal_type: "group".to_owned(),
+        };
+        match out.iter_mut().find(|h| h.role.id == a.role.id) {
+            Some(h) => {
+                h.at = h.at.min(a.assignment.created_at);
+                let sources = h.sources.get_or_insert_with(Vec::new);
+                if !sources
+                    .iter()
+                    .any(|s| s.principal_id == source.principal_id)
+                {
+                    sources.push(source);
+                }
+            }
+            None => out.push(Held {
+                role: a.role,
+                at: a.assignment.created_at,
+                sources: Some(vec![source]),
+            }),
+        }
+    }
+    out.sort_by_key(|h| h.role.id);
     Ok(out)
 }
 
 /// Pages held roles for an RBAC list (`limit` 0–1000, default 1000; `order`).
 pub(super) fn held_list(
-    held: Vec<(Role, Assignment)>,
+    held: Vec<Held>,
     q: &AQuery,
     org: OrgId,
     project: Option<ProjectId>,
@@ -80,10 +139,14 @@ pub(super) fn held_list(
     if desc {
         held.reverse();
     }
-    let (items, has_more) = page_after(held, |(r, _)| r.id, after, desc, limit);
+    let (items, has_more) = page_after(held, |h| h.role.id, after, desc, limit);
     let data: Vec<AssignedRoleOut> = items
-        .iter()
-        .map(|(r, a)| assigned_role_out(r, org, project, a.created_at))
+        .into_iter()
+        .map(|h| {
+            let mut out = assigned_role_out(&h.role, org, project, h.at);
+            out.assignment_sources = h.sources;
+            out
+        })
         .collect();
     let cursor = data.last().map(|r| r.id.clone());
     Ok(list_b(data, cursor, has_more))
@@ -102,7 +165,7 @@ async fn list_user_roles(
 ) -> Result<Json<ListB<AssignedRoleOut>>, AdminError> {
     let user = user_id(&raw)?;
     live_member(&app, &access, user, &raw).await?;
-    let held = held(&app, &access, Principal::User(user), Scope::Organization).await?;
+    let held = held_by_user(&app, &access, user, Scope::Organization).await?;
     Ok(Json(held_list(held, &q, access.org(), None)?))
 }
 

@@ -1,17 +1,24 @@
 //! Invites: the organization API's invitations, shown as OpenAI's invites.
 //! `owner` invites with the Owner role, `reader` with Member. Deleting an
 //! invite cancels it (an accepted invite cannot be deleted); cancelled
-//! invites are gone from this dialect.
+//! invites are gone from this dialect. An invite may name projects, each
+//! with `member` or `owner` (OpenAI's two words; the SDK's Invite model takes
+//! no other): accepting it adds the user to them. Without `projects` it names
+//! none (Roster has no implicit default project).
 
 use super::error::AdminError;
 use super::extract::{AJson, AQuery, Admin};
 use super::ids::{org_role_of_word, org_role_word, parse};
+use super::projects::project_role_word;
 use super::views::{deleted, list_a, secs, DeletedOut, ListA};
 use crate::app::App;
 use axum::extract::{Path, State};
 use axum::Json;
 use roster_core::text::Email;
-use roster_core::{need, Invitation, InvitationId, InvitationState, Timestamp};
+use roster_core::{
+    need, Error, Invitation, InvitationId, InvitationState, OrgId, ProjectId, SystemRole, Timestamp,
+};
+use roster_store::invitations::InvitedProject;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -25,9 +32,17 @@ pub(super) fn routes() -> OpenApiRouter<App> {
 /// A project an invite grants access to.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub(super) struct InviteProject {
+    /// The project's id (`proj_...`).
     pub id: String,
     /// `member` or `owner`.
     pub role: String,
+}
+
+fn invite_project_out(p: &InvitedProject, org: OrgId) -> InviteProject {
+    InviteProject {
+        id: p.project_id.to_string(),
+        role: project_role_word(p.role_id, org, p.project_id),
+    }
 }
 
 /// An invite (`organization.invite`).
@@ -44,11 +59,15 @@ pub(super) struct InviteOut {
     created_at: i64,
     expires_at: Option<i64>,
     accepted_at: Option<i64>,
-    /// Always `[]`: Roster invites into the organization only (see docs/admin-api.md).
+    /// The projects accepting the invite joins (deleted projects left out).
     projects: Vec<InviteProject>,
 }
 
-fn invite_out(i: &Invitation, accepted_at: Option<Timestamp>) -> InviteOut {
+fn invite_out(
+    i: &Invitation,
+    accepted_at: Option<Timestamp>,
+    projects: &[InvitedProject],
+) -> InviteOut {
     InviteOut {
         object: "organization.invite",
         id: i.id.to_string(),
@@ -62,7 +81,10 @@ fn invite_out(i: &Invitation, accepted_at: Option<Timestamp>) -> InviteOut {
         created_at: secs(i.created_at),
         expires_at: Some(secs(i.expires_at)),
         accepted_at: accepted_at.map(secs),
-        projects: Vec::new(),
+        projects: projects
+            .iter()
+            .map(|p| invite_project_out(p, i.org_id))
+            .collect(),
     }
 }
 
@@ -84,10 +106,12 @@ async fn list_invites(
         })
         .transpose()?;
     let page = app.store.invitation_page(&access, after, limit).await?;
+    let ids: Vec<InvitationId> = page.items.iter().map(|(i, _)| i.id).collect();
+    let projects = app.store.invitation_projects(&access, &ids).await?;
     let data = page
         .items
         .iter()
-        .map(|(i, at)| invite_out(i, *at))
+        .map(|(i, at)| invite_out(i, *at, projects.get(&i.id).map_or(&[], Vec::as_slice)))
         .collect();
     Ok(Json(list_a(
         data,
@@ -101,9 +125,54 @@ pub(super) struct CreateInvite {
     email: String,
     /// `owner` or `reader`.
     role: String,
-    /// Must be absent or empty: Roster's invitations do not carry projects.
+    /// The projects accepting the invite joins, each once. Absent or `[]`:
+    /// none. Naming projects also needs `api.organization.projects.write`.
     #[serde(default)]
     projects: Option<Vec<InviteProject>>,
+}
+
+/// The invite's projects as the store takes them.
+fn invited_projects(raw: &[InviteProject]) -> Result<Vec<InvitedProject>, AdminError> {
+    raw.iter()
+        .map(|p| {
+            if p.id.trim().is_empty() {
+                return Err(AdminError::missing("projects"));
+            }
+            let project: ProjectId = parse(&p.id, "project").map_err(|e| e.param("projects"))?;
+            let role = match p.role.trim() {
+                "member" => SystemRole::ProjectMember.id(),
+                "owner" => SystemRole::ProjectOwner.id(),
+                "" => return Err(AdminError::missing("projects")),
+                other => {
+                    return Err(AdminError::invalid(
+                        "projects",
+                        format!("Invalid project role '{other}'. It must be 'member' or 'owner'."),
+                    ))
+                }
+            };
+            Ok(InvitedProject {
+                project_id: project,
+                role_id: role,
+            })
+        })
+        .collect()
+}
+
+/// Errors about the invite's projects name `projects`.
+fn about_projects(e: Error) -> AdminError {
+    let projects = matches!(
+        e,
+        Error::ProjectNotFound(_)
+            | Error::ProjectArchived(_)
+            | Error::RoleNotFound(_)
+            | Error::RoleScopeMismatch(_)
+    );
+    let a = AdminError::from(e);
+    if projects {
+        a.param("projects")
+    } else {
+        a
+    }
 }
 
 /// Invite an email into the organization.
@@ -117,14 +186,17 @@ async fn create_invite(
     let email = Email::parse("email", &b.email)
         .map_err(|e| AdminError::invalid("email", format!("Invalid 'email': {}.", e.message)))?;
     let role = org_role_of_word(&b.role, "role")?;
-    if b.projects.as_ref().is_some_and(|p| !p.is_empty()) {
-        return Err(AdminError::invalid(
-            "projects",
-            "Roster's invites do not add the invitee to projects; send no projects and add the user to projects after they accept.",
-        ));
-    }
-    let w = app.store.invite(&caller.ctx, &access, email, role).await?;
-    Ok(Json(invite_out(&w.value.invitation, None)))
+    let projects = invited_projects(b.projects.as_deref().unwrap_or_default())?;
+    let w = app
+        .store
+        .invite_with_projects(&caller.ctx, &access, email, role, &projects)
+        .await
+        .map_err(about_projects)?;
+    Ok(Json(invite_out(
+        &w.value.invitation,
+        None,
+        &w.value.projects,
+    )))
 }
 
 /// Retrieve an invite.
@@ -141,7 +213,12 @@ async fn get_invite(
         .invitation_by_id(&access, inv)
         .await
         .map_err(|e| AdminError::from(e).echo("invite", &raw))?;
-    Ok(Json(invite_out(&i, at)))
+    let projects = app.store.invitation_projects(&access, &[i.id]).await?;
+    Ok(Json(invite_out(
+        &i,
+        at,
+        projects.get(&i.id).map_or(&[], Vec::as_slice),
+    )))
 }
 
 /// Delete (cancel) an invite that was not accepted.

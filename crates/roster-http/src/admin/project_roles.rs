@@ -4,7 +4,7 @@
 //! endpoint) and of groups. A user must already be in the project and a
 //! group attached to it: there is no implicit add (400 otherwise).
 
-use super::assignments::{held, held_list, AssignBody};
+use super::assignments::{held, held_by_user, held_list, AssignBody};
 use super::error::AdminError;
 use super::extract::{AJson, AQuery, Admin};
 use super::groups::{find_group, group_role_out, GroupRoleOut};
@@ -135,7 +135,8 @@ async fn delete_project_role(
     Ok(Json(deleted("role.deleted", Some(raw_role))))
 }
 
-/// List the project roles a user holds in the project (their membership's role included).
+/// List the project roles a user holds in the project (their membership's role
+/// included, and roles reached through their groups, with the groups as `assignment_sources`).
 #[utoipa::path(get, path = "/v1/projects/{project_id}/users/{user_id}/roles", tag = "admin: project roles",
     params(("project_id" = String, Path), ("user_id" = String, Path), ("after" = Option<String>, Query),
         ("limit" = Option<i64>, Query), ("order" = Option<String>, Query)),
@@ -149,7 +150,7 @@ async fn list_project_user_roles(
     let p = find_project(&app, &access, &raw).await?;
     let user = user_id(&raw_user)?;
     live_member(&app, &access, user, &raw_user).await?;
-    let held = held(&app, &access, Principal::User(user), Scope::Project(p.id)).await?;
+    let held = held_by_user(&app, &access, user, Scope::Project(p.id)).await?;
     Ok(Json(held_list(held, &q, access.org(), Some(p.id))?))
 }
 

@@ -152,11 +152,11 @@ pub(super) struct UpdateRole {
 
 impl UpdateRole {
     /// Absent or `null` name and permissions leave them unchanged; a `null`
-    /// description clears it (stored empty, shown as `null`).
+    /// description clears it.
     pub fn patch(self) -> RolePatch {
         RolePatch {
             name: self.role_name.flatten(),
-            description: self.description.map(Option::unwrap_or_default),
+            description: self.description,
             allow: self.permissions.flatten(),
             deny: None,
         }

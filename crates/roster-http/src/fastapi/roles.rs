@@ -167,7 +167,9 @@ async fn update_role(
     let mut patch = RolePatch::default();
     if let Some(o) = c.object(&body, &body_loc()) {
         patch.name = c.string(o, &body_loc(), "name", false, (1, 3000));
-        patch.description = c.string(o, &body_loc(), "description", false, (0, 3000));
+        patch.description = c
+            .string(o, &body_loc(), "description", false, (0, 3000))
+            .map(Some);
         if let Some(p) = o.get("permissions").filter(|p| !p.is_null()) {
             let (allow, deny) = grants(&mut c, p);
             patch.allow = Some(allow);

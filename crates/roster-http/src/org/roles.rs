@@ -184,7 +184,8 @@ async fn update_role(
     let role = role_id(&raw, "role_id")?;
     let patch = RolePatch {
         name: b.name,
-        description: b.description,
+        // A null or absent description leaves it unchanged here.
+        description: b.description.map(Some),
         allow: b.capabilities,
         deny: b.denied_capabilities,
     };
