@@ -96,7 +96,7 @@ async fn fetch_member(
 }
 
 /// `ORDER BY` direction and cursor comparison for id-ordered lists.
-fn direction(desc: bool) -> (&'static str, &'static str) {
+pub(crate) fn direction(desc: bool) -> (&'static str, &'static str) {
     if desc {
         ("<", "DESC")
     } else {

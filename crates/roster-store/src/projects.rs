@@ -668,7 +668,7 @@ impl Store {
         let org = access.org();
         let mut conn = self.pool.acquire().await.map_err(db_err)?;
         fetch_project(&mut conn, org, project).await?;
-        let (cmp, order) = if desc { ("<", "DESC") } else { (">", "ASC") };
+        let (cmp, order) = crate::groups::direction(desc);
         let cursor = if after.is_some() {
             format!(" AND pg.group_id {cmp} $3")
         } else {
