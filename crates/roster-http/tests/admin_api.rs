@@ -27,20 +27,7 @@ async fn send(
     if let Some(b) = body {
         req = req.json(&b);
     }
-    let res = req.send().await.unwrap();
-    let status = res.status().as_u16();
-    let headers = res.headers().clone();
-    let text = res.text().await.unwrap();
-    let body = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or(Value::String(text))
-    };
-    Res {
-        status,
-        body,
-        headers,
-    }
+    into_res(req.send().await.unwrap()).await
 }
 
 /// An organization with an owner, two members and an Owner-role key.

@@ -47,23 +47,6 @@ async fn raw(
     into_res(req.send().await.unwrap()).await
 }
 
-#[allow(clippy::unwrap_used)]
-async fn into_res(res: reqwest::Response) -> Res {
-    let status = res.status().as_u16();
-    let headers = res.headers().clone();
-    let text = res.text().await.unwrap();
-    let body = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or(Value::String(text))
-    };
-    Res {
-        status,
-        body,
-        headers,
-    }
-}
-
 /// The canonical UUID of an organization API id (`org_…`, `usr_…`, `role_…`).
 #[allow(clippy::unwrap_used)]
 fn uuid_of(id: &str) -> String {

@@ -8,43 +8,8 @@ use roster_core::access::need;
 use roster_core::text::Email;
 use roster_core::*;
 use roster_store::invitations::InvitedProject;
-use roster_store::projects::NewProject;
 use roster_store::roles::NewRole;
 use roster_store::Ctx;
-
-fn ctx() -> Ctx {
-    Ctx {
-        actor: Actor::Platform,
-        trace_id: "test".to_owned(),
-    }
-}
-
-#[allow(clippy::unwrap_used)]
-fn access<N: Need>(app: &TestApp, org: &str) -> OrgAccess<N> {
-    authorize::<N>(
-        &app.store.index().load(),
-        &Actor::Platform,
-        org.parse().unwrap(),
-    )
-    .unwrap()
-}
-
-#[allow(clippy::unwrap_used)]
-async fn project(app: &TestApp, org: &str, name: &str) -> ProjectId {
-    app.store
-        .create_project(
-            &ctx(),
-            &access::<need::ManageProjects>(app, org),
-            NewProject {
-                name: name.to_owned(),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap()
-        .value
-        .id
-}
 
 #[allow(clippy::unwrap_used)]
 async fn project_role(app: &TestApp, org: &str, name: &str, p: ProjectId) -> RoleId {

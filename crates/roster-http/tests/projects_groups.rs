@@ -6,26 +6,7 @@ mod common;
 use common::*;
 use roster_core::access::need;
 use roster_core::*;
-use roster_store::projects::NewProject;
-use roster_store::Ctx;
 use serde_json::json;
-
-fn ctx() -> Ctx {
-    Ctx {
-        actor: Actor::Platform,
-        trace_id: "test".to_owned(),
-    }
-}
-
-#[allow(clippy::unwrap_used)]
-fn access<N: Need>(app: &TestApp, org: &str) -> OrgAccess<N> {
-    authorize::<N>(
-        &app.store.index().load(),
-        &Actor::Platform,
-        org.parse().unwrap(),
-    )
-    .unwrap()
-}
 
 #[allow(clippy::unwrap_used)]
 fn uid(u: &TestUser) -> UserId {
@@ -53,23 +34,6 @@ async fn check(
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     r.body["allowed"].as_bool().unwrap()
-}
-
-#[allow(clippy::unwrap_used)]
-async fn project(app: &TestApp, org: &str, name: &str) -> ProjectId {
-    app.store
-        .create_project(
-            &ctx(),
-            &access::<need::ManageProjects>(app, org),
-            NewProject {
-                name: name.to_owned(),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap()
-        .value
-        .id
 }
 
 #[tokio::test]

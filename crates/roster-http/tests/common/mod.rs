@@ -108,6 +108,24 @@ impl Res {
     }
 }
 
+/// A response's status, headers and body (JSON, else the text as a string,
+/// `Value::Null` when empty).
+pub async fn into_res(res: reqwest::Response) -> Res {
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    let text = res.text().await.unwrap();
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    Res {
+        status,
+        body,
+        headers,
+    }
+}
+
 /// A user who can sign in, with a session token.
 #[derive(Debug, Clone)]
 pub struct TestUser {
@@ -173,20 +191,7 @@ impl TestApp {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let res = req.send().await.unwrap();
-        let status = res.status().as_u16();
-        let headers = res.headers().clone();
-        let text = res.text().await.unwrap();
-        let body = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
-        Res {
-            status,
-            body,
-            headers,
-        }
+        into_res(req.send().await.unwrap()).await
     }
 
     pub async fn get(&self, path: &str, key: &str) -> Res {
@@ -282,4 +287,42 @@ pub fn assert_envelope(r: &Res, status: u16, code: &str) -> Value {
     let keys: Vec<&String> = e.as_object().unwrap().keys().collect();
     assert_eq!(keys.len(), 8, "exactly the eight envelope keys: {keys:?}");
     e.clone()
+}
+
+// --- Store-level helpers for suites that drive the store directly (as the
+// platform), beside the HTTP calls above.
+
+/// A write context acting as the platform.
+pub fn ctx() -> roster_store::Ctx {
+    roster_store::Ctx {
+        actor: roster_core::Actor::Platform,
+        trace_id: "test".to_owned(),
+    }
+}
+
+/// The platform's authorization for `N` in `org` (an `org_...` id).
+pub fn access<N: roster_core::Need>(app: &TestApp, org: &str) -> roster_core::OrgAccess<N> {
+    roster_core::authorize::<N>(
+        &app.store.index().load(),
+        &roster_core::Actor::Platform,
+        org.parse().unwrap(),
+    )
+    .unwrap()
+}
+
+/// Creates a project named `name` in `org` through the store.
+pub async fn project(app: &TestApp, org: &str, name: &str) -> roster_core::ProjectId {
+    app.store
+        .create_project(
+            &ctx(),
+            &access::<roster_core::access::need::ManageProjects>(app, org),
+            roster_store::projects::NewProject {
+                name: name.to_owned(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .value
+        .id
 }
