@@ -147,7 +147,7 @@ pub fn authorize<N: Need>(snapshot: &Snapshot, actor: &Actor, org: OrgId) -> Res
             if N::OWNER_ONLY {
                 ix.holds_role(*user, SystemRole::Owner.id())
             } else {
-                granted(&|k| ix.check(*user, k, Scope::Organization).allowed)
+                granted(&|k| ix.allowed(*user, k, Scope::Organization))
             }
         }
     };
@@ -167,6 +167,19 @@ pub fn authorize<N: Need>(snapshot: &Snapshot, actor: &Actor, org: OrgId) -> Res
                 .unwrap_or(OVERRIDE_ALL)
                 .to_owned(),
         })
+    }
+}
+
+/// Who owns an organization `actor` creates: a signed-in user owns it; the
+/// platform creates it without an owner (or names one); an organization key
+/// may not create organizations.
+pub fn org_creator(actor: &Actor) -> Result<Option<UserId>> {
+    match actor {
+        Actor::User { user } => Ok(Some(*user)),
+        Actor::Platform => Ok(None),
+        Actor::OrgKey { .. } => Err(Error::Forbidden {
+            needed: "platform".to_owned(),
+        }),
     }
 }
 

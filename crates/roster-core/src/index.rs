@@ -1,8 +1,9 @@
 //! The permission index: an in-memory, copy-on-write snapshot of everything a
 //! decision needs, one immutable [`OrgIndex`] per organization.
 //!
-//! Writers build a new `OrgIndex` from the store inside their transaction and
-//! publish it only after the commit ([`Index::publish`]); readers load the
+//! Writers rebuild the `OrgIndex` of each organization they touched from the
+//! committed state and publish it before acknowledging the write
+//! ([`Index::publish`]); readers load the
 //! current snapshot without locks and never see half an update. A snapshot
 //! older than the published one is never installed (revisions only grow).
 
@@ -422,7 +423,7 @@ impl OrgIndex {
             return eff;
         }
         let mut allowed: HashMap<String, Vec<Reason>> = HashMap::new();
-        let mut denied: HashSet<String> = HashSet::new();
+        let mut denied: HashSet<PermissionKey> = HashSet::new();
         let mut role_ids = Vec::new();
         for (e, via, role) in self.covering(user, scope) {
             if !role_ids.contains(&e.role) {
@@ -433,7 +434,7 @@ impl OrgIndex {
                 let key = g.permission.as_str().to_owned();
                 match g.effect {
                     Effect::Deny => {
-                        denied.insert(key);
+                        denied.insert(g.permission.clone());
                     }
                     Effect::Allow => allowed.entry(key.clone()).or_default().push(Reason {
                         assignment_id: e.id,
@@ -455,17 +456,13 @@ impl OrgIndex {
         }
         let mut keys: Vec<(String, Vec<Reason>)> = allowed
             .into_iter()
-            .filter(|(k, _)| {
-                !denied
-                    .iter()
-                    .any(|d| d == k || (d.ends_with('*') && k.starts_with(&d[..d.len() - 1])))
-            })
+            .filter(|(k, _)| !denied.iter().any(|d| d.covers(k)))
             .collect();
         keys.sort_by(|a, b| a.0.cmp(&b.0));
         eff.permissions = keys;
         eff.role_ids = role_ids;
         eff.denied = {
-            let mut d: Vec<String> = denied.into_iter().collect();
+            let mut d: Vec<String> = denied.iter().map(|k| k.as_str().to_owned()).collect();
             d.sort();
             d
         };

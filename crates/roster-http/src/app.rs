@@ -97,15 +97,18 @@ pub fn credential_with_source(parts: &Parts) -> Option<(String, CredentialSource
     {
         return Some((k.to_owned(), CredentialSource::Header));
     }
-    if let Some(auth) = h.get("authorization").and_then(|v| v.to_str().ok()) {
-        let mut it = auth.trim().splitn(2, ' ');
-        if let (Some(scheme), Some(token)) = (it.next(), it.next()) {
-            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() {
-                return Some((token.trim().to_owned(), CredentialSource::Header));
-            }
-        }
+    if let Some(token) = bearer(parts) {
+        return Some((token, CredentialSource::Header));
     }
     session_cookie(parts).map(|c| (c, CredentialSource::Cookie))
+}
+
+/// The credential of an `Authorization: Bearer <credential>` header.
+pub fn bearer(parts: &Parts) -> Option<String> {
+    let auth = parts.headers.get("authorization")?.to_str().ok()?;
+    let (scheme, token) = auth.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_owned())
 }
 
 /// The value of the `session` cookie, if the request carries a non-empty one.
@@ -179,19 +182,7 @@ impl Caller {
         if source == CredentialSource::Cookie && !same_origin_write(parts) {
             return Err(Error::CrossSiteRequest);
         }
-        let actor = app
-            .store
-            .authenticate(&credential, app.bootstrap_hash.as_deref())
-            .await?;
-        let ctx = Ctx {
-            actor: actor.clone(),
-            trace_id: crate::current_trace_id(),
-        };
-        Ok(Caller {
-            actor,
-            credential,
-            ctx,
-        })
+        app.caller_for(credential).await
     }
 }
 

@@ -62,8 +62,7 @@ fn alphanumerics(n: usize) -> String {
 /// Secrets are long and random, so a plain SHA-256 is enough to store them
 /// (unlike passwords, which need argon2's work factor).
 pub fn hash_secret(secret: &str) -> String {
-    let digest = Sha256::digest(secret.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    format!("{:x}", Sha256::digest(secret.as_bytes()))
 }
 
 /// Session lifetime.

@@ -52,6 +52,8 @@ pub struct Store {
     /// `SQLITE_BUSY` into an orderly queue. PostgreSQL needs no such lock.
     write_lock: Arc<tokio::sync::Mutex<()>>,
     pub(crate) url: Arc<str>,
+    /// The database file on SQLite (`None` in memory or on PostgreSQL).
+    sqlite_file: Option<std::path::PathBuf>,
     /// Read-only SQLite connections for rebuilding organizations after writes.
     readers: Arc<std::sync::Mutex<Vec<rusqlite::Connection>>>,
     /// The last change-feed revision applied without a gap, and the lock
@@ -136,6 +138,7 @@ impl Store {
             index: Arc::new(Index::new()),
             write_lock: Arc::new(tokio::sync::Mutex::new(())),
             url: Arc::from(url.as_str()),
+            sqlite_file: crate::fastload::sqlite_path(&url).filter(|_| kind == DbKind::Sqlite),
             readers: Arc::default(),
             applied: Arc::new(tokio::sync::Mutex::new(0)),
             published: Arc::new(tokio::sync::Mutex::new(BTreeSet::new())),
@@ -193,9 +196,7 @@ impl Store {
     /// Rebuilds the whole permission index from the database.
     pub async fn rebuild_index(&self) -> Result<()> {
         let mut applied = self.applied.lock().await;
-        if let Some(path) = crate::fastload::sqlite_path(&self.url)
-            .filter(|p| self.kind == DbKind::Sqlite && p.exists())
-        {
+        if let Some(path) = self.sqlite_file.clone().filter(|p| p.exists()) {
             let (revision, orgs) = tokio::task::spawn_blocking(move || {
                 let started = std::time::Instant::now();
                 let (revision, data) = crate::fastload::read_all(&path)?;
@@ -366,8 +367,9 @@ impl Tx {
         self.removed.insert(org);
     }
 
-    /// Bumps the revision, writes the audit events, rebuilds touched
-    /// organizations' indexes, commits, then publishes.
+    /// Bumps the revision, writes the audit events and the change feed,
+    /// commits, then rebuilds the touched organizations' indexes from the
+    /// committed state and publishes them.
     pub(crate) async fn commit<T>(mut self, store: &Store, value: T) -> Result<Written<T>> {
         // The revision bump comes last: its row lock orders all writers, so
         // it is held only for a few inserts and the commit itself.
@@ -437,45 +439,7 @@ impl Store {
         touched: BTreeSet<OrgId>,
         removed: BTreeSet<OrgId>,
     ) -> Result<()> {
-        let mut updates = Vec::with_capacity(touched.len() + removed.len());
-        let sqlite_file =
-            crate::fastload::sqlite_path(&self.url).filter(|_| self.kind == DbKind::Sqlite);
-        if let (false, Some(path)) = (touched.is_empty(), sqlite_file) {
-            // Read and build on a blocking thread, through a cached rusqlite
-            // connection (see `fastload`): fewer hand-offs than sqlx per row.
-            let readers = self.readers.clone();
-            let built = tokio::task::spawn_blocking(move || {
-                let cached = readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
-                let mut conn = match cached {
-                    Some(c) => c,
-                    None => crate::fastload::open(&path)?,
-                };
-                let out = touched
-                    .into_iter()
-                    .map(|org| {
-                        Ok(match crate::fastload::read_org(&mut conn, org)? {
-                            Some(data) => OrgUpdate::Replace(org, Arc::new(OrgIndex::build(data))),
-                            None => OrgUpdate::Remove(org),
-                        })
-                    })
-                    .collect::<Result<Vec<_>>>();
-                readers.lock().unwrap_or_else(|e| e.into_inner()).push(conn);
-                out
-            })
-            .await
-            .map_err(Error::internal)??;
-            updates.extend(built);
-        } else if !touched.is_empty() {
-            let mut conn = self.pool.acquire().await.map_err(db_err)?;
-            for org in touched {
-                match crate::load::org_data(&mut conn, org).await? {
-                    Some(data) => {
-                        updates.push(OrgUpdate::Replace(org, Arc::new(OrgIndex::build(data))))
-                    }
-                    None => updates.push(OrgUpdate::Remove(org)),
-                }
-            }
-        }
+        let mut updates = self.rebuild_orgs(touched).await?;
         updates.extend(removed.into_iter().map(OrgUpdate::Remove));
         self.index.publish_orgs(revision, &updates);
         match self.kind {
@@ -494,6 +458,48 @@ impl Store {
             }
         }
         Ok(())
+    }
+}
+
+impl Store {
+    /// Fresh indexes of `orgs` from the committed state (`Remove` for an
+    /// organization that is gone). On an SQLite file the rows are read and the
+    /// indexes built on a blocking thread through a cached read-only rusqlite
+    /// connection (see `fastload`: fewer hand-offs than sqlx per row).
+    pub(crate) async fn rebuild_orgs(&self, orgs: BTreeSet<OrgId>) -> Result<Vec<OrgUpdate>> {
+        fn update_of(org: OrgId, data: Option<roster_core::index::OrgData>) -> OrgUpdate {
+            match data {
+                Some(data) => OrgUpdate::Replace(org, Arc::new(OrgIndex::build(data))),
+                None => OrgUpdate::Remove(org),
+            }
+        }
+        if orgs.is_empty() {
+            return Ok(Vec::new());
+        }
+        if let Some(path) = self.sqlite_file.clone() {
+            let readers = self.readers.clone();
+            return tokio::task::spawn_blocking(move || {
+                let cached = readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+                let mut conn = match cached {
+                    Some(c) => c,
+                    None => crate::fastload::open(&path)?,
+                };
+                let out = orgs
+                    .into_iter()
+                    .map(|org| Ok(update_of(org, crate::fastload::read_org(&mut conn, org)?)))
+                    .collect::<Result<Vec<_>>>();
+                readers.lock().unwrap_or_else(|e| e.into_inner()).push(conn);
+                out
+            })
+            .await
+            .map_err(Error::internal)?;
+        }
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        let mut updates = Vec::with_capacity(orgs.len());
+        for org in orgs {
+            updates.push(update_of(org, crate::load::org_data(&mut conn, org).await?));
+        }
+        Ok(updates)
     }
 }
 

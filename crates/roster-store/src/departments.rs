@@ -17,7 +17,6 @@ use roster_core::text::{bounded, bounded_opt, name_key};
 use roster_core::*;
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
-use std::collections::BTreeSet;
 
 /// Direct members only, and only those whose membership is live: a member
 /// soft-deleted from the organization disappears from every department.
@@ -111,54 +110,6 @@ pub struct DeptPatch {
 pub struct DeptRole {
     pub assignment: Assignment,
     pub role_name: String,
-}
-
-/// The allowed keys of a role that may be bound to a department: an
-/// organization-type system role other than Owner, or a custom organization
-/// role of `org`. Ownership stays a per-user matter (the last-owner rule
-/// counts users), so Owner is never bound to a department.
-async fn bindable_role(
-    conn: &mut AnyConnection,
-    org: OrgId,
-    role: RoleId,
-) -> Result<BTreeSet<String>> {
-    let grants = match role.system() {
-        Some(SystemRole::Owner) => {
-            return Err(Error::validation(
-                "role_id",
-                "the Owner role is held by users only and cannot be bound to a department",
-            ))
-        }
-        Some(sys) if sys.resource_type() != ResourceType::Organization => {
-            return Err(Error::RoleScopeMismatch(role))
-        }
-        Some(sys) => sys.grant_list(),
-        None => {
-            let row = sqlx::query("SELECT resource_type FROM roles WHERE id = $1 AND org_id = $2")
-                .bind(id(role))
-                .bind(id(org))
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(db_err)?
-                .ok_or(Error::RoleNotFound(role))?;
-            if str_of(&row, "resource_type")? != ResourceType::Organization.as_str() {
-                return Err(Error::RoleScopeMismatch(role));
-            }
-            sqlx::query("SELECT perm_key, effect FROM role_grants WHERE role_id = $1")
-                .bind(id(role))
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(db_err)?
-                .iter()
-                .map(crate::load::grant_of)
-                .collect::<Result<Vec<_>>>()?
-        }
-    };
-    Ok(grants
-        .iter()
-        .filter(|g| g.effect == Effect::Allow)
-        .map(|g| g.permission.as_str().to_owned())
-        .collect())
 }
 
 impl Store {
@@ -576,9 +527,18 @@ impl Store {
         // Serializes with role and department deletion.
         tx.lock_org(self.kind, org).await?;
         locate(tx.conn(), org, dept).await?;
-        let keys = bindable_role(tx.conn(), org, role).await?;
+        // Ownership stays a per-user matter (the last-owner rule counts
+        // users), so Owner is never bound to a department.
+        if role == SystemRole::Owner.id() {
+            return Err(Error::validation(
+                "role_id",
+                "the Owner role is held by users only and cannot be bound to a department",
+            ));
+        }
+        let r =
+            crate::roles::fetch_role_for_scope(tx.conn(), org, role, Scope::Organization).await?;
         // Every member of the department gains the role: the caller must hold all it allows.
-        self.refuse_escalation(access.actor(), org, &keys)?;
+        self.may_change_holders(access.actor(), org, &r, true)?;
         let a = crate::roles::insert_assignment(
             &mut tx,
             org,

@@ -1,12 +1,13 @@
-//! Reading every organization's index rows from an SQLite file at start-up,
-//! through rusqlite on a blocking thread.
+//! Reading the permission index's rows from an SQLite file through rusqlite
+//! on a blocking thread: every organization at start-up, and the
+//! organizations a write touched, after its commit.
 //!
 //! Why not sqlx: its SQLite driver hands every row from the connection's
 //! worker thread to the async caller, and the `Any` driver converts each
 //! value once more; for W1's 550,000 assignment rows that alone took about
-//! 2.5 s, against about 0.3 s here. Only this bulk, read-only start-up pass
-//! uses rusqlite (it links the same SQLite library as sqlx); every other
-//! query, and every write, goes through the one sqlx store.
+//! 2.5 s, against about 0.3 s here. Only these read-only index loads use
+//! rusqlite (it links the same SQLite library as sqlx); every other query,
+//! and every write, goes through the one sqlx store.
 
 use roster_core::index::OrgData;
 use roster_core::*;
@@ -143,7 +144,7 @@ fn read(conn: &Connection, only: Option<OrgId>) -> Result<HashMap<OrgId, OrgData
         },
     )?;
     let mut grants: HashMap<RoleId, Vec<Grant>> = HashMap::new();
-    let mut bad_key = None;
+    let mut bad_grant = None;
     let grants_sql = match org {
         Some(_) => {
             "SELECT g.role_id, g.perm_key, g.effect FROM role_grants g \
@@ -152,21 +153,17 @@ fn read(conn: &Connection, only: Option<OrgId>) -> Result<HashMap<OrgId, OrgData
         None => "SELECT role_id, perm_key, effect FROM role_grants",
     };
     each_row(conn, grants_sql, org, |r| {
-        let key = r.get_ref(1)?.as_str()?;
-        match PermissionKey::parse(key) {
-            Ok(permission) => grants
+        match crate::load::grant_from(r.get_ref(1)?.as_str()?, r.get_ref(2)?.as_str()?) {
+            Ok(grant) => grants
                 .entry(RoleId(uuid_at(r, 0)?))
                 .or_default()
-                .push(Grant {
-                    permission,
-                    effect: Effect::parse(r.get_ref(2)?.as_str()?).unwrap_or(Effect::Deny),
-                }),
-            Err(e) => bad_key = Some(e),
+                .push(grant),
+            Err(e) => bad_grant = Some(e),
         }
         Ok(())
     })?;
-    if let Some(e) = bad_key {
-        return Err(Error::internal(e));
+    if let Some(e) = bad_grant {
+        return Err(e);
     }
     let roles_sql = format!(
         "SELECT id, org_id, name FROM roles{}",
@@ -196,17 +193,8 @@ fn read(conn: &Connection, only: Option<OrgId>) -> Result<HashMap<OrgId, OrgData
             let Some(d) = data.get_mut(&org_id) else {
                 return Ok(());
             };
-            let pid = uuid_at(r, 4)?;
-            let principal = match r.get_ref(3)?.as_str()? {
-                "user" => Principal::User(UserId(pid)),
-                "group" => Principal::Group(GroupId(pid)),
-                _ => Principal::Department(DeptId(pid)),
-            };
-            let scope = match r.get_ref(5)?.as_str()? {
-                "project" => Scope::Project(ProjectId(uuid_at(r, 6)?)),
-                "department" => Scope::Department(DeptId(uuid_at(r, 6)?)),
-                _ => Scope::Organization,
-            };
+            let principal = crate::load::principal_from(r.get_ref(3)?.as_str()?, uuid_at(r, 4)?);
+            let scope = crate::load::scope_from(r.get_ref(5)?.as_str()?, || uuid_at(r, 6))?;
             d.assignments.push(Assignment {
                 id: AssignmentId(uuid_at(r, 0)?),
                 org_id,

@@ -8,10 +8,8 @@
 use crate::db::{db_err, DbKind};
 use crate::rows::*;
 use crate::Store;
-use roster_core::index::{OrgIndex, OrgUpdate};
 use roster_core::{OrgId, Result};
 use std::collections::BTreeSet;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// How often a replica polls when no notification arrives.
@@ -61,16 +59,7 @@ impl Store {
             self.rebuild_index().await?;
             return Ok(self.revision());
         }
-        let mut conn = self.pool.acquire().await.map_err(db_err)?;
-        let mut updates = Vec::with_capacity(orgs.len());
-        for org in orgs {
-            match crate::load::org_data(&mut conn, org).await? {
-                Some(data) => {
-                    updates.push(OrgUpdate::Replace(org, Arc::new(OrgIndex::build(data))))
-                }
-                None => updates.push(OrgUpdate::Remove(org)),
-            }
-        }
+        let updates = self.rebuild_orgs(orgs).await?;
         self.index().publish(to, &updates);
         *applied = to;
         Ok(to)

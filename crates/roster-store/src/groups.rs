@@ -307,13 +307,6 @@ impl Store {
             Err(Error::GroupMemberNotFound { .. }) => {}
             Err(e) => return Err(e),
         }
-        // A row left by a soft-deleted membership is replaced.
-        sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
-            .bind(id(group))
-            .bind(id(user))
-            .execute(tx.conn())
-            .await
-            .map_err(db_err)?;
         sqlx::query(
             "INSERT INTO group_members (group_id, user_id, org_id, added_at) VALUES ($1, $2, $3, $4)",
         )

@@ -13,7 +13,6 @@ use roster_core::text::bounded;
 use roster_core::*;
 use serde_json::{json, Value};
 use sqlx::any::AnyRow;
-use std::collections::BTreeSet;
 
 pub(crate) const KEY_COLS: &str =
     "id, org_id, name, prefix, role_id, is_active, scopes, metadata, usage_limit, \
@@ -158,46 +157,8 @@ pub(crate) async fn require_grantable(
     org: OrgId,
     role: RoleId,
 ) -> Result<()> {
-    let allows: BTreeSet<String> = match role.system() {
-        Some(sys) if sys.resource_type() != ResourceType::Organization => {
-            return Err(Error::RoleScopeMismatch(role))
-        }
-        Some(sys) => sys.grants().iter().map(|k| (*k).to_owned()).collect(),
-        None => {
-            let row = sqlx::query("SELECT resource_type FROM roles WHERE id = $1 AND org_id = $2")
-                .bind(id(role))
-                .bind(id(org))
-                .fetch_optional(tx.conn())
-                .await
-                .map_err(db_err)?
-                .ok_or(Error::RoleNotFound(role))?;
-            if str_of(&row, "resource_type")? != ResourceType::Organization.as_str() {
-                return Err(Error::RoleScopeMismatch(role));
-            }
-            sqlx::query("SELECT perm_key FROM role_grants WHERE role_id = $1 AND effect = $2")
-                .bind(id(role))
-                .bind(Effect::Allow.as_str())
-                .fetch_all(tx.conn())
-                .await
-                .map_err(db_err)?
-                .iter()
-                .map(|r| str_of(r, "perm_key"))
-                .collect::<Result<_>>()?
-        }
-    };
-    if role == SystemRole::Owner.id() {
-        let owner = match actor {
-            Actor::Platform => true,
-            Actor::OrgKey { role: held, .. } => held.system() == Some(SystemRole::Owner),
-            Actor::User { user } => store
-                .index()
-                .load()
-                .org(org)
-                .is_some_and(|ix| ix.holds_role(*user, SystemRole::Owner.id())),
-        };
-        return if owner { Ok(()) } else { Err(Error::OwnerOnly) };
-    }
-    store.refuse_escalation(actor, org, &allows)
+    let r = crate::roles::fetch_role_for_scope(tx.conn(), org, role, Scope::Organization).await?;
+    store.may_change_holders(actor, org, &r, true)
 }
 
 async fn fetch_key(tx: &mut Tx, org: OrgId, key: ApiKeyId) -> Result<KeyInfo> {
@@ -328,6 +289,21 @@ impl Store {
             items: rows.iter().map(key_of).collect::<Result<_>>()?,
             total: i64_of(&total, "n")?,
         })
+    }
+
+    /// The live organization a live organization key belongs to, for routing a
+    /// request that names only the key. It grants nothing: the caller must
+    /// still be authorized in that organization.
+    pub async fn api_key_home(&self, key: ApiKeyId) -> Result<Option<OrgId>> {
+        let row = sqlx::query(
+            "SELECT k.org_id FROM api_keys k JOIN organizations o ON o.id = k.org_id \
+             WHERE k.id = $1 AND k.deleted_at IS NULL AND o.deleted_at IS NULL",
+        )
+        .bind(id(key))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        row.map(|r| uuid_of(&r, "org_id").map(OrgId)).transpose()
     }
 
     pub async fn get_api_key(

@@ -4,9 +4,10 @@
 //! violations become domain errors at this edge ([`db::conflict`]).
 //!
 //! Every write runs in one [`Tx`]: it bumps the deployment's revision, appends
-//! its audit events, rebuilds the permission index of the organizations it
-//! touched from inside the transaction, commits, and only then publishes the
-//! new index snapshot (read-your-writes, never a half update).
+//! its audit events and change-feed rows, commits, then rebuilds the permission
+//! index of the organizations it touched from the committed state and
+//! publishes it before the write is acknowledged (read-your-writes, never a
+//! half update).
 
 pub mod audit;
 pub mod auth;

@@ -1,5 +1,6 @@
-//! Loading the permission index's rows: one organization (inside a write
-//! transaction) or all of them at start-up (one pass per table).
+//! Loading the permission index's rows through sqlx: one organization (after
+//! a write, or when following other replicas) or all of them at start-up (one
+//! pass per table). On an SQLite file `fastload` reads the same rows.
 
 use crate::db::db_err;
 use crate::rows::*;
@@ -9,18 +10,34 @@ use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 use std::collections::HashMap;
 
-pub(crate) fn assignment_of(row: &AnyRow) -> Result<Assignment> {
-    let pid = uuid_of(row, "principal_id")?;
-    let principal = match str_of(row, "principal_type")?.as_str() {
-        "user" => Principal::User(UserId(pid)),
-        "group" => Principal::Group(GroupId(pid)),
-        _ => Principal::Department(DeptId(pid)),
-    };
-    let scope = match str_of(row, "scope_type")?.as_str() {
-        "project" => Scope::Project(ProjectId(uuid_of(row, "scope_id")?)),
-        "department" => Scope::Department(DeptId(uuid_of(row, "scope_id")?)),
+/// The principal stored as (`principal_type`, `principal_id`); the inverse of [`principal_cols`].
+pub(crate) fn principal_from(kind: &str, id: uuid::Uuid) -> Principal {
+    match kind {
+        "user" => Principal::User(UserId(id)),
+        "group" => Principal::Group(GroupId(id)),
+        _ => Principal::Department(DeptId(id)),
+    }
+}
+
+/// The scope stored as (`scope_type`, `scope_id`); `scope_id` is read only
+/// when the type needs it. The inverse of [`scope_cols`].
+pub(crate) fn scope_from<E>(
+    kind: &str,
+    id: impl FnOnce() -> std::result::Result<uuid::Uuid, E>,
+) -> std::result::Result<Scope, E> {
+    Ok(match kind {
+        "project" => Scope::Project(ProjectId(id()?)),
+        "department" => Scope::Department(DeptId(id()?)),
         _ => Scope::Organization,
-    };
+    })
+}
+
+pub(crate) fn assignment_of(row: &AnyRow) -> Result<Assignment> {
+    let principal = principal_from(
+        &str_of(row, "principal_type")?,
+        uuid_of(row, "principal_id")?,
+    );
+    let scope = scope_from(&str_of(row, "scope_type")?, || uuid_of(row, "scope_id"))?;
     Ok(Assignment {
         id: AssignmentId(uuid_of(row, "id")?),
         org_id: OrgId(uuid_of(row, "org_id")?),
@@ -49,10 +66,14 @@ pub(crate) fn scope_cols(s: Scope) -> (&'static str, String) {
 }
 
 pub(crate) fn grant_of(row: &AnyRow) -> Result<Grant> {
-    let key = str_of(row, "perm_key")?;
+    grant_from(&str_of(row, "perm_key")?, &str_of(row, "effect")?)
+}
+
+/// A stored grant: its key must parse; an unknown effect reads as deny (the safe side).
+pub(crate) fn grant_from(key: &str, effect: &str) -> Result<Grant> {
     Ok(Grant {
-        permission: PermissionKey::parse(&key).map_err(Error::internal)?,
-        effect: Effect::parse(&str_of(row, "effect")?).unwrap_or(Effect::Deny),
+        permission: PermissionKey::parse(key).map_err(Error::internal)?,
+        effect: Effect::parse(effect).unwrap_or(Effect::Deny),
     })
 }
 

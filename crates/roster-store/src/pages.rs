@@ -1,24 +1,18 @@
 //! Cursor-paged reads: a page is the rows after (or before) a given id, in id
 //! order, plus whether more follow. Ids are UUIDv7 stored as canonical text,
 //! so text order is creation order and a cursor stays valid while rows are
-//! added or removed around it. The admin dialect pages every list this way.
+//! added or removed around it. The lists here are those the admin dialect
+//! pages that have no cursor read of their own in their area's module.
 
 use crate::db::db_err;
 use crate::keys::KeyInfo;
 use crate::rows::*;
-use crate::Store;
+use crate::{Chunk, Store};
 use roster_core::access::need;
 use roster_core::*;
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
 use sqlx::Any;
-
-/// A slice of an id-ordered list.
-#[derive(Debug, Clone)]
-pub struct Slice<T> {
-    pub items: Vec<T>,
-    pub has_more: bool,
-}
 
 /// A value bound to a placeholder of a query built at run time.
 #[derive(Debug, Clone)]
@@ -79,7 +73,7 @@ async fn page<T>(
     order: &str,
     limit: i64,
     decode: impl Fn(&AnyRow) -> Result<T>,
-) -> Result<Slice<T>> {
+) -> Result<Chunk<T>> {
     let sql = format!(
         "{select} WHERE 1 = 1{} ORDER BY {order} LIMIT {}",
         w.sql,
@@ -90,13 +84,8 @@ async fn page<T>(
         .fetch_all(&store.pool)
         .await
         .map_err(db_err)?;
-    let has_more = rows.len() as i64 > limit;
-    let items = rows
-        .iter()
-        .take(limit.max(0) as usize)
-        .map(decode)
-        .collect::<Result<Vec<_>>>()?;
-    Ok(Slice { items, has_more })
+    let items = rows.iter().map(decode).collect::<Result<Vec<_>>>()?;
+    Ok(Chunk::of(items, limit))
 }
 
 /// Filters of an audit-event page. Times are microseconds; `None` lists mean "any".
@@ -127,7 +116,7 @@ impl Store {
         after: Option<UserId>,
         limit: i64,
         emails: Option<&[String]>,
-    ) -> Result<Slice<Member>> {
+    ) -> Result<Chunk<Member>> {
         let mut w = Where::default();
         w.cmp("m.org_id", "=", Bind::Text(id(access.org())));
         w.sql.push_str(" AND m.deleted_at IS NULL");
@@ -161,7 +150,7 @@ impl Store {
         access: &OrgAccess<need::InviteUsers>,
         after: Option<InvitationId>,
         limit: i64,
-    ) -> Result<Slice<(Invitation, Option<Timestamp>)>> {
+    ) -> Result<Chunk<(Invitation, Option<Timestamp>)>> {
         let mut w = Where::default();
         w.cmp("i.org_id", "=", Bind::Text(id(access.org())));
         w.cmp(
@@ -205,7 +194,7 @@ impl Store {
         after: Option<ApiKeyId>,
         limit: i64,
         descending: bool,
-    ) -> Result<Slice<KeyInfo>> {
+    ) -> Result<Chunk<KeyInfo>> {
         let mut w = Where::default();
         w.cmp("org_id", "=", Bind::Text(id(access.org())));
         w.sql.push_str(" AND deleted_at IS NULL");
@@ -222,7 +211,7 @@ impl Store {
         &self,
         access: &OrgAccess<need::ViewAuditLog>,
         f: &EventFilter,
-    ) -> Result<Slice<AuditEvent>> {
+    ) -> Result<Chunk<AuditEvent>> {
         let mut w = Where::default();
         w.cmp("org_id", "=", Bind::Text(id(access.org())));
         if let Some(actions) = &f.actions {

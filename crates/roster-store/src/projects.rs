@@ -321,6 +321,21 @@ impl Store {
         Ok(Chunk::of(items, q.limit))
     }
 
+    /// The live organization a project belongs to, for routing a request that
+    /// names only the project. It grants nothing: the caller must still be
+    /// authorized in that organization (and should learn nothing otherwise).
+    pub async fn project_home(&self, project: ProjectId) -> Result<Option<OrgId>> {
+        let row = sqlx::query(
+            "SELECT p.org_id FROM projects p JOIN organizations o ON o.id = p.org_id \
+             WHERE p.id = $1 AND o.deleted_at IS NULL",
+        )
+        .bind(id(project))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        row.map(|r| uuid_of(&r, "org_id").map(OrgId)).transpose()
+    }
+
     pub async fn get_project(
         &self,
         access: &OrgAccess<need::AnyMember>,

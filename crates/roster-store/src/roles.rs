@@ -44,7 +44,7 @@ pub(crate) async fn insert_assignment(
         conflict(e, || match principal {
             Principal::User(user) => Error::AssignmentDuplicate { org, user, role },
             Principal::Department(dept) => Error::DeptRoleDuplicate { dept, role },
-            Principal::Group(_) => Error::AssignmentDuplicate { org, user: UserId(uuid::Uuid::nil()), role },
+            Principal::Group(group) => Error::GroupRoleDuplicate { group, role },
         })
     })?;
     Ok(Assignment {
@@ -318,11 +318,7 @@ pub(crate) async fn fetch_assignable(
     org: OrgId,
     role: RoleId,
 ) -> Result<Role> {
-    let r = fetch_role(conn, org, role).await?;
-    if r.resource_type != ResourceType::Organization {
-        return Err(Error::RoleScopeMismatch(role));
-    }
-    Ok(r)
+    fetch_role_for_scope(conn, org, role, Scope::Organization).await
 }
 
 /// Order-preserving de-duplication.
@@ -426,9 +422,7 @@ impl Store {
                     (Actor::Platform, _) => true,
                     (_, None) => false,
                     (Actor::OrgKey { role, .. }, Some(ix)) => ix.role_allows(*role, k),
-                    (Actor::User { user }, Some(ix)) => {
-                        ix.check(*user, k, Scope::Organization).allowed
-                    }
+                    (Actor::User { user }, Some(ix)) => ix.allowed(*user, k, Scope::Organization),
                 };
                 !held
             })
@@ -1164,14 +1158,7 @@ impl Store {
                 Principal::Department(dept) => Error::DeptRoleDuplicate { dept, role },
             });
         }
-        let a = insert_assignment(&mut tx, org, role, principal, scope, false)
-            .await
-            .map_err(|e| match (e, principal) {
-                (Error::AssignmentDuplicate { .. }, Principal::Group(group)) => {
-                    Error::GroupRoleDuplicate { group, role }
-                }
-                (e, _) => e,
-            })?;
+        let a = insert_assignment(&mut tx, org, role, principal, scope, false).await?;
         tx.audit(
             Some(org),
             "role.assigned",

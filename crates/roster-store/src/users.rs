@@ -38,8 +38,20 @@ impl Store {
         _: &PlatformAccess,
         input: NewUser,
     ) -> Result<Written<User>> {
+        let full_name = bounded_opt("full_name", input.full_name.as_deref(), 255)?;
+        let username = bounded_opt("username", input.username.as_deref(), 100)?;
+        // Hashing is deliberately slow: do it before the transaction takes
+        // the writer lock, on a blocking thread.
+        let hash = match input.password {
+            Some(pw) => Some(
+                tokio::task::spawn_blocking(move || crate::auth::hash_password(&pw))
+                    .await
+                    .map_err(Error::internal)??,
+            ),
+            None => None,
+        };
         let mut tx = self.begin(ctx).await?;
-        let user = insert_user(&mut tx, input).await?;
+        let user = insert_user(&mut tx, &input.email, full_name, username, hash).await?;
         tx.audit(
             None,
             "user.created",
@@ -73,24 +85,24 @@ impl Store {
     }
 }
 
-pub(crate) async fn insert_user(tx: &mut crate::db::Tx, input: NewUser) -> Result<User> {
-    let full_name = bounded_opt("full_name", input.full_name.as_deref(), 255)?;
-    let username = bounded_opt("username", input.username.as_deref(), 100)?;
-    let hash = input
-        .password
-        .as_deref()
-        .map(crate::auth::hash_password)
-        .transpose()?;
+/// Inserts a user whose names are already validated and password hashed.
+async fn insert_user(
+    tx: &mut crate::db::Tx,
+    email_in: &Email,
+    full_name: Option<String>,
+    username: Option<String>,
+    hash: Option<String>,
+) -> Result<User> {
     let now = now_micros();
     let uid = UserId::new();
-    let email = input.email.as_str().to_owned();
+    let email = email_in.as_str().to_owned();
     sqlx::query(
         "INSERT INTO users (id, email, email_key, full_name, username, password_hash, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
     )
     .bind(id(uid))
     .bind(&email)
-    .bind(input.email.normalized())
+    .bind(email_in.normalized())
     .bind(&full_name)
     .bind(&username)
     .bind(hash)

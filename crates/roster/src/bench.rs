@@ -143,7 +143,6 @@ async fn fanout(database: Option<String>, members: usize, rounds: usize) -> anyh
         .import_dir(&ctx, &platform, &dir, &crate::cli::progress_bars())
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    store.rebuild_index().await?;
     let id = |external: &str| -> anyhow::Result<String> {
         report
             .id_map

@@ -229,7 +229,7 @@ async fn import(a: ImportArgs) -> anyhow::Result<()> {
     };
     let platform = roster_core::access::authorize_platform(&ctx.actor)?;
     let report = match store
-        .import_dir(&ctx, &platform, &a.dir, &Bars(std::sync::Mutex::new(None)))
+        .import_dir(&ctx, &platform, &a.dir, &progress_bars())
         .await
     {
         Ok(r) => r,

@@ -12,13 +12,8 @@ use roster_core::{Actor, Error, Need, OrgAccess, OrgId};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 
-/// The `Authorization: Bearer <key>` credential; the admin API reads no other.
-fn bearer(parts: &Parts) -> Option<String> {
-    let auth = parts.headers.get("authorization")?.to_str().ok()?;
-    let (scheme, token) = auth.trim().split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_owned())
-}
+// The admin API reads the `Authorization: Bearer <key>` credential and no other.
+use crate::app::bearer;
 
 /// The organization a request acts on. An organization API key acts on its
 /// own organization (an `OpenAI-Organization` header naming another one is

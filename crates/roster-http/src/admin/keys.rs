@@ -132,18 +132,7 @@ async fn create_key(
     Admin { caller, access }: Admin<need::Admin>,
     AJson(b): AJson<CreateKey>,
 ) -> Result<Json<AdminKeyOut>, AdminError> {
-    let expires_at = match b.expires_in_seconds {
-        None => None,
-        Some(s) if s > 0 && s <= 10 * 365 * 24 * 3600 => {
-            Some(chrono::Utc::now() + chrono::Duration::seconds(s))
-        }
-        Some(s) => {
-            return Err(AdminError::invalid(
-                "expires_in_seconds",
-                format!("Invalid 'expires_in_seconds': {s}. It must be between 1 and 315360000."),
-            ))
-        }
-    };
+    let expires_at = super::service_accounts::expiry(b.expires_in_seconds)?;
     let org = access.org();
     let role = match &caller.actor {
         Actor::Platform => SystemRole::Owner.id(),

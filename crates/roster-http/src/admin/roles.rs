@@ -10,7 +10,7 @@ use super::views::{deleted, list_b, page_after, role_out, DeletedOut, ListB, Rol
 use crate::app::App;
 use axum::extract::{Path, State};
 use axum::Json;
-use roster_core::{need, Error, OrgId, ProjectId, ResourceType, Role, RoleId};
+use roster_core::{need, Error, OrgId, ProjectId, Role, RoleId};
 use roster_store::roles::{NewRole, RolePatch};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -76,13 +76,7 @@ async fn list_roles(
     Admin { access, .. }: Admin<need::AnyMember>,
     q: AQuery,
 ) -> Result<Json<ListB<RoleOut>>, AdminError> {
-    let roles: Vec<Role> = app
-        .store
-        .list_roles(&access, true)
-        .await?
-        .into_iter()
-        .filter(|r| r.resource_type == ResourceType::Organization)
-        .collect();
+    let roles: Vec<Role> = app.store.list_roles(&access, true).await?;
     Ok(Json(role_list(roles, &q, access.org(), None)?))
 }
 

@@ -37,7 +37,7 @@ fn key_id(raw: &str) -> Result<ApiKeyId, AdminError> {
 }
 
 /// `expires_in_seconds` → an expiry time; `None` keeps no expiry.
-fn expiry(secs: Option<i64>) -> Result<Option<DateTime<Utc>>, AdminError> {
+pub(super) fn expiry(secs: Option<i64>) -> Result<Option<DateTime<Utc>>, AdminError> {
     match secs {
         None => Ok(None),
         Some(s) if s > 0 && s <= 10 * 365 * 24 * 3600 => {

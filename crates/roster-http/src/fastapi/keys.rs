@@ -7,7 +7,6 @@
 
 use super::error::FaError;
 use super::extract::{body_loc, Body, Check, FaCaller, PathParams, Query};
-use super::orgs::caller_orgs;
 use super::projects::project_org;
 use crate::app::{App, Caller};
 use axum::extract::State;
@@ -85,8 +84,9 @@ async fn all_keys(app: &App, access: &OrgAccess<need::Admin>) -> Result<Vec<KeyI
     }
 }
 
-/// The organization holding `key`: the given one, else the first of the
-/// caller's organizations (where the caller is Admin) that has it.
+/// The organization holding `key`: the given one, else the key's own
+/// organization when the caller is Admin there (otherwise the key is not
+/// found, as if it did not exist).
 async fn org_of_key(
     app: &App,
     caller: &Caller,
@@ -96,14 +96,13 @@ async fn org_of_key(
     if q.str("organization_id").is_some() {
         return project_org(app, caller, q).await;
     }
-    for o in caller_orgs(app, &caller.actor).await? {
-        if let Ok(access) = app.authorize::<need::Admin>(caller, o.id) {
-            if app.store.get_api_key(&access, key).await.is_ok() {
-                return Ok(access);
-            }
-        }
-    }
-    Err(Error::ApiKeyNotFound(key).into())
+    let org = app
+        .store
+        .api_key_home(key)
+        .await?
+        .ok_or(Error::ApiKeyNotFound(key))?;
+    app.authorize::<need::Admin>(caller, org)
+        .map_err(|_| Error::ApiKeyNotFound(key).into())
 }
 
 /// List Keys of an organization (Admin or Owner).

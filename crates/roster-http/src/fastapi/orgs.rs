@@ -94,16 +94,7 @@ async fn create(
     caller: &crate::app::Caller,
     name: String,
 ) -> Result<Organization, FaError> {
-    let owner = match &caller.actor {
-        Actor::User { user } => Some(*user),
-        Actor::Platform => None,
-        Actor::OrgKey { .. } => {
-            return Err(Error::Forbidden {
-                needed: "platform".into(),
-            }
-            .into())
-        }
-    };
+    let owner = roster_core::access::org_creator(&caller.actor)?;
     let w = app
         .store
         .create_org(

@@ -203,8 +203,9 @@ pub(super) async fn project_org<N: Need>(
     Ok(app.authorize::<N>(caller, org)?)
 }
 
-/// The organization holding `project`: the given one, else the first of the
-/// caller's organizations that has it.
+/// The organization holding `project`: the given one, else the project's own
+/// organization when the caller is a member there (otherwise the project is
+/// not found, as if it did not exist).
 async fn org_of_project<N: Need>(
     app: &App,
     caller: &Caller,
@@ -214,21 +215,13 @@ async fn org_of_project<N: Need>(
     if q.str("organization_id").is_some() {
         return project_org(app, caller, q).await;
     }
-    let mut skip = 0;
-    loop {
-        let page = app.store.list_orgs(&caller.actor, skip, 100, false).await?;
-        for o in &page.items {
-            if let Ok(member) = app.authorize::<need::AnyMember>(caller, o.id) {
-                if app.store.get_project(&member, project).await.is_ok() {
-                    return Ok(app.authorize::<N>(caller, o.id)?);
-                }
-            }
-        }
-        skip += page.items.len() as i64;
-        if page.items.is_empty() || skip >= page.total {
-            return Err(Error::ProjectNotFound(project).into());
-        }
-    }
+    let org = app
+        .store
+        .project_home(project)
+        .await?
+        .filter(|o| app.authorize::<need::AnyMember>(caller, *o).is_ok())
+        .ok_or(Error::ProjectNotFound(project))?;
+    Ok(app.authorize::<N>(caller, org)?)
 }
 
 /// Schema for creating a project.

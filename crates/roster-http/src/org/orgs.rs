@@ -103,8 +103,8 @@ async fn create_org(
     caller: Caller,
     OJson(body): OJson<CreateOrg>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let creator = roster_core::access::org_creator(&caller.actor)?;
     let owner = match (&caller.actor, body.owner_user_id.as_deref()) {
-        (Actor::User { user }, None) => Some(*user),
         (Actor::User { .. }, Some(_)) => {
             return Err(ApiError::validation(
                 "owner_user_id",
@@ -114,13 +114,7 @@ async fn create_org(
         (Actor::Platform, Some(raw)) => Some(parse_id::<UserId>(raw, "owner_user_id", |r| {
             unknown(Error::UserNotFound(nil()), "user_id", r)
         })?),
-        (Actor::Platform, None) => None,
-        (Actor::OrgKey { .. }, _) => {
-            return Err(Error::Forbidden {
-                needed: "platform".into(),
-            }
-            .into())
-        }
+        _ => creator,
     };
     let w = app
         .store
