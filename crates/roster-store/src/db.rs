@@ -47,10 +47,10 @@ pub struct Store {
     pub(crate) pool: AnyPool,
     pub(crate) kind: DbKind,
     index: Arc<Index>,
-    /// SQLite allows one writer at a time; taking the writer's turn here,
-    /// instead of letting deferred transactions collide on an upgrade, turns
-    /// `SQLITE_BUSY` into an orderly queue. PostgreSQL needs no such lock.
-    write_lock: Arc<tokio::sync::Mutex<()>>,
+    /// SQLite: the one writer connection and its commit group (see
+    /// [`crate::group`]); `None` on PostgreSQL, where every write has its own
+    /// transaction on a pooled connection.
+    writer: Option<crate::group::WriterHandle>,
     pub(crate) url: Arc<str>,
     /// The database file on SQLite (`None` in memory or on PostgreSQL).
     sqlite_file: Option<std::path::PathBuf>,
@@ -132,11 +132,17 @@ impl Store {
             .connect(&url)
             .await
             .map_err(db_err)?;
+        let writer = match kind {
+            DbKind::Sqlite => Some(crate::group::WriterHandle::start(
+                pool.acquire().await.map_err(db_err)?.detach(),
+            )),
+            DbKind::Postgres => None,
+        };
         Ok(Store {
             pool,
             kind,
             index: Arc::new(Index::new()),
-            write_lock: Arc::new(tokio::sync::Mutex::new(())),
+            writer,
             url: Arc::from(url.as_str()),
             sqlite_file: crate::fastload::sqlite_path(&url).filter(|_| kind == DbKind::Sqlite),
             readers: Arc::default(),
@@ -226,27 +232,17 @@ impl Store {
 
     /// Starts a write transaction on behalf of `ctx`.
     pub async fn begin(&self, ctx: &Ctx) -> Result<Tx> {
-        let guard = match self.kind {
-            DbKind::Sqlite => Some(self.write_lock.clone().lock_owned().await),
-            DbKind::Postgres => None,
+        let conn = match &self.writer {
+            Some(writer) => TxConn::Sqlite(writer.begin().await?),
+            None => TxConn::Postgres(self.pool.begin().await.map_err(db_err)?),
         };
-        let tx = match self.kind {
-            // Take SQLite's write lock at the start (waiting up to busy_timeout):
-            // a deferred transaction that reads first can fail to upgrade while
-            // a just-refused transaction's ROLLBACK is still in flight on its
-            // connection.
-            DbKind::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            DbKind::Postgres => self.pool.begin().await,
-        }
-        .map_err(db_err)?;
         Ok(Tx {
-            tx,
+            conn,
             ctx: ctx.clone(),
             touched: BTreeSet::new(),
             removed: BTreeSet::new(),
             events: Vec::new(),
             credentials_changed: false,
-            _guard: guard,
         })
     }
 
@@ -278,6 +274,11 @@ pub(crate) async fn current_revision(conn: &mut sqlx::AnyConnection) -> Result<i
 /// The change-feed entry that tells replicas to forget cached credentials.
 pub(crate) const CREDENTIALS_CHANGED: &str = "#credentials";
 
+/// The change-feed entry of a write that touched no organization (a new
+/// user, a login): it changes no index, but followers must still see its
+/// revision, or `at_least_revision` on it would wait for the next write.
+pub(crate) const REVISION_ONLY: &str = "#revision";
+
 /// Appends the change feed rows of `revision` and, on PostgreSQL, wakes the
 /// other replicas (`NOTIFY` is delivered when the transaction commits).
 pub(crate) async fn record_changes(
@@ -296,7 +297,7 @@ pub(crate) async fn record_changes(
             .await
             .map_err(db_err)?;
     }
-    if kind == DbKind::Postgres && !orgs.is_empty() {
+    if kind == DbKind::Postgres {
         sqlx::query("SELECT pg_notify('roster_changes', $1)")
             .bind(revision.to_string())
             .execute(&mut *tx)
@@ -317,18 +318,27 @@ pub(crate) struct PendingEvent {
 
 /// One write transaction. Dropping it without [`Tx::commit`] rolls back.
 pub struct Tx {
-    pub(crate) tx: sqlx::Transaction<'static, Any>,
+    conn: TxConn,
     pub(crate) ctx: Ctx,
     touched: BTreeSet<OrgId>,
     removed: BTreeSet<OrgId>,
     events: Vec<PendingEvent>,
     credentials_changed: bool,
-    _guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+/// Where a write runs: its own PostgreSQL transaction, or a savepoint in
+/// SQLite's current commit group.
+enum TxConn {
+    Postgres(sqlx::Transaction<'static, Any>),
+    Sqlite(crate::group::Turn),
 }
 
 impl Tx {
     pub(crate) fn conn(&mut self) -> &mut sqlx::AnyConnection {
-        &mut self.tx
+        match &mut self.conn {
+            TxConn::Postgres(tx) => tx,
+            TxConn::Sqlite(turn) => turn.conn(),
+        }
     }
 
     /// Records an audit event (written at commit) and marks the
@@ -369,13 +379,30 @@ impl Tx {
 
     /// Bumps the revision, writes the audit events and the change feed,
     /// commits, then rebuilds the touched organizations' indexes from the
-    /// committed state and publishes them.
-    pub(crate) async fn commit<T>(mut self, store: &Store, value: T) -> Result<Written<T>> {
+    /// committed state and publishes them. Returns only once the write is
+    /// durable and visible to checks.
+    ///
+    /// Runs to the end in a task of its own even if the caller goes away
+    /// (a client disconnecting): a commit half done would leave the writer
+    /// in an unknown state, and a committed write must reach the index.
+    pub(crate) async fn commit<T: Send + 'static>(
+        self,
+        store: &Store,
+        value: T,
+    ) -> Result<Written<T>> {
+        let store = store.clone();
+        let revision = tokio::spawn(async move { self.finish(&store).await })
+            .await
+            .map_err(Error::internal)??;
+        Ok(Written { value, revision })
+    }
+
+    async fn finish(mut self, store: &Store) -> Result<i64> {
         // The revision bump comes last: its row lock orders all writers, so
         // it is held only for a few inserts and the commit itself.
         let row =
             sqlx::query("UPDATE meta SET revision = revision + 1 WHERE id = 1 RETURNING revision")
-                .fetch_one(&mut *self.tx)
+                .fetch_one(self.conn())
                 .await
                 .map_err(db_err)?;
         let revision: i64 = row.try_get("revision").map_err(db_err)?;
@@ -396,7 +423,7 @@ impl Tx {
             .bind(e.after.map(|v| v.to_string()))
             .bind(self.ctx.trace_id.clone())
             .bind(now)
-            .execute(&mut *self.tx)
+            .execute(self.conn())
             .await
             .map_err(db_err)?;
         }
@@ -409,20 +436,25 @@ impl Tx {
         if self.credentials_changed {
             changed.push(CREDENTIALS_CHANGED.to_owned());
         }
-        record_changes(&mut self.tx, store.kind, revision, &changed, now).await?;
-        self.tx.commit().await.map_err(db_err)?;
+        if changed.is_empty() {
+            changed.push(REVISION_ONLY.to_owned());
+        }
+        record_changes(self.conn(), store.kind, revision, &changed, now).await?;
+        match self.conn {
+            TxConn::Postgres(tx) => tx.commit().await.map_err(db_err)?,
+            // Joins the commit group (other writers may run while it is
+            // flushed) and waits for the group's commit.
+            TxConn::Sqlite(turn) => turn.release().await?.await?,
+        }
         if self.credentials_changed {
             store.credentials.clear();
         }
-        // Other writers may proceed while this one rebuilds its organizations.
-        drop(self._guard.take());
-        let touched = std::mem::take(&mut self.touched);
-        let removed = std::mem::take(&mut self.removed);
+        let (touched, removed) = (self.touched, self.removed);
         if let Err(e) = store.publish_write(revision, touched, removed).await {
             tracing::error!(error = %e, revision, "updating the index after a write failed; rebuilding it");
             store.rebuild_index().await?;
         }
-        Ok(Written { value, revision })
+        Ok(revision)
     }
 }
 
@@ -510,7 +542,7 @@ impl Tx {
         if kind == DbKind::Postgres {
             sqlx::query("SELECT id FROM organizations WHERE id = $1 FOR UPDATE")
                 .bind(org.uuid().to_string())
-                .fetch_optional(&mut *self.tx)
+                .fetch_optional(self.conn())
                 .await
                 .map_err(db_err)?;
         }

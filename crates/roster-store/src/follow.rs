@@ -44,6 +44,7 @@ impl Store {
             match str_of(r, "org_id")?.as_str() {
                 "*" => everything = true,
                 crate::db::CREDENTIALS_CHANGED => self.credentials.clear(),
+                crate::db::REVISION_ONLY => {}
                 o => {
                     if let Ok(u) = uuid::Uuid::parse_str(o) {
                         // This replica's own writes are published already.

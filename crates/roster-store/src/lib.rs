@@ -17,6 +17,7 @@ pub mod defaults;
 pub mod departments;
 mod fastload;
 pub mod follow;
+mod group;
 pub mod groups;
 pub mod holdings;
 pub mod import;

@@ -315,6 +315,27 @@ async fn two_replicas_share_one_database() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 
+    // a write that touches no organization (a new user) still advances the
+    // revision on both replicas: a check waiting for it answers at once
+    let (s, _, rev) = post(
+        &a.base,
+        "/v1/users",
+        json!({"email": "erin@example.test", "full_name": "erin"}),
+    )
+    .await;
+    assert_eq!(s, 201);
+    for base in [&a.base, &b.base] {
+        let started = Instant::now();
+        let (s, body) = check(base, &org, &bob, "manage_users", rev).await;
+        assert_eq!(s, 200, "{body:?}");
+        assert!(body["revision"].as_i64().unwrap() >= rev.unwrap());
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "a check waited {:?} for a user-only write's revision",
+            started.elapsed()
+        );
+    }
+
     // a restarted replica starts from the database and misses nothing
     let (s, _, before) = post(
         &a.base,

@@ -1,0 +1,219 @@
+//! SQLite group commit. SQLite has one writer, and a durable commit
+//! (`synchronous = FULL`) costs one fsync, about a millisecond here: one
+//! commit per write would cap Roster near a thousand writes a second. So
+//! writes share commits instead. There is one writer connection; a write
+//! takes its turn on it and runs inside a savepoint of the open transaction
+//! (the "group"), which it releases into the group when it is done, or rolls
+//! back alone when it fails. A flusher task commits the group once the
+//! writers queued before it have had their turn, and only then are they
+//! told their write is durable: nothing is acknowledged before its fsync,
+//! and a failed commit fails every write of the group.
+//!
+//! PostgreSQL needs none of this: concurrent transactions there already
+//! share WAL flushes.
+
+use crate::db::db_err;
+use roster_core::{Error, Result};
+use sqlx::AnyConnection;
+use std::sync::{Arc, Weak};
+use tokio::sync::{oneshot, Mutex, Notify, OwnedMutexGuard};
+
+/// A write's outcome as the flusher reports it (errors as text: one failure
+/// is told to every write of its group).
+type Outcome = std::result::Result<(), String>;
+
+/// The writer connection and the state of its open group.
+struct Writer {
+    conn: AnyConnection,
+    /// `BEGIN IMMEDIATE` ran and the group has not been committed yet.
+    open: bool,
+    /// A write was dropped inside its savepoint (an error, or its caller went
+    /// away): the savepoint must be rolled back before anything else runs.
+    abandoned: bool,
+    /// Writes released into the open group, waiting for its commit.
+    waiting: Vec<oneshot::Sender<Outcome>>,
+}
+
+/// The store's handle on the writer; clones share it.
+#[derive(Clone)]
+pub(crate) struct WriterHandle {
+    writer: Arc<Mutex<Writer>>,
+    flush: Arc<Notify>,
+}
+
+/// One write's turn on the writer connection, inside its savepoint.
+/// Dropping it without [`Turn::release`] rolls the write back.
+pub(crate) struct Turn {
+    writer: OwnedMutexGuard<Writer>,
+    flush: Arc<Notify>,
+    /// Released into the group (else dropping the turn rolls it back).
+    released: bool,
+}
+
+impl WriterHandle {
+    /// Takes `conn` as the writer connection and starts its flusher.
+    pub(crate) fn start(conn: AnyConnection) -> Self {
+        let handle = WriterHandle {
+            writer: Arc::new(Mutex::new(Writer {
+                conn,
+                open: false,
+                abandoned: false,
+                waiting: Vec::new(),
+            })),
+            flush: Arc::new(Notify::new()),
+        };
+        tokio::spawn(flusher(
+            Arc::downgrade(&handle.writer),
+            handle.flush.clone(),
+        ));
+        handle
+    }
+
+    /// Waits for the writer (first come, first served) and opens a savepoint
+    /// for one write, beginning a group if none is open.
+    pub(crate) async fn begin(&self) -> Result<Turn> {
+        let mut w = self.writer.clone().lock_owned().await;
+        let flush = self.flush.clone();
+        // Changing the connection's transaction state runs to the end in a
+        // task of its own, whatever the caller does meanwhile (a turn nobody
+        // receives is dropped, which rolls it back).
+        tokio::spawn(async move {
+            w.settle().await;
+            if !w.open {
+                sqlx::query("BEGIN IMMEDIATE")
+                    .execute(&mut w.conn)
+                    .await
+                    .map_err(db_err)?;
+                w.open = true;
+            }
+            if let Err(e) = sqlx::query("SAVEPOINT write").execute(&mut w.conn).await {
+                w.fail_group(&e.to_string()).await;
+                return Err(db_err(e));
+            }
+            Ok(Turn {
+                writer: w,
+                flush,
+                released: false,
+            })
+        })
+        .await
+        .map_err(Error::internal)?
+    }
+}
+
+impl Turn {
+    pub(crate) fn conn(&mut self) -> &mut AnyConnection {
+        &mut self.writer.conn
+    }
+
+    /// Ends the write successfully: its changes join the open group and the
+    /// writer passes to the next write. The returned future resolves once the
+    /// group is durably committed (or fails with it). Not to be cancelled
+    /// halfway (`Tx::commit` runs it in a task of its own).
+    pub(crate) async fn release(
+        mut self,
+    ) -> Result<impl std::future::Future<Output = Result<()>> + Send> {
+        if let Err(e) = sqlx::query("RELEASE write")
+            .execute(&mut self.writer.conn)
+            .await
+        {
+            // The write is neither surely rolled back nor surely in the
+            // group: undo the whole group rather than guess.
+            self.writer.fail_group(&e.to_string()).await;
+            self.released = true;
+            return Err(db_err(e));
+        }
+        let (tell, told) = oneshot::channel();
+        self.writer.waiting.push(tell);
+        self.released = true;
+        drop(self);
+        Ok(async move {
+            match told.await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(why)) => Err(Error::internal(std::io::Error::other(format!(
+                    "the commit failed: {why}"
+                )))),
+                Err(_) => Err(Error::internal(std::io::Error::other(
+                    "the commit group was abandoned",
+                ))),
+            }
+        })
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        if !self.released {
+            // Rolled back by whoever takes the writer next: the flusher,
+            // woken here, if no write is queued.
+            self.writer.abandoned = true;
+        }
+        // The guard is released right after this; the flusher then commits
+        // the group (or cleans up after an abandoned write).
+        self.flush.notify_one();
+    }
+}
+
+impl Writer {
+    /// Rolls back an abandoned write's savepoint, keeping the rest of the group.
+    async fn settle(&mut self) {
+        if !self.abandoned {
+            return;
+        }
+        self.abandoned = false;
+        for sql in ["ROLLBACK TO write", "RELEASE write"] {
+            if let Err(e) = sqlx::query(sql).execute(&mut self.conn).await {
+                // SQLite may already have rolled back the whole transaction
+                // (some I/O errors do): the group is gone, say so.
+                self.fail_group(&e.to_string()).await;
+                return;
+            }
+        }
+    }
+
+    /// Commits the open group and tells its writes.
+    async fn flush(&mut self) {
+        self.settle().await;
+        if !self.open {
+            return;
+        }
+        match sqlx::query("COMMIT").execute(&mut self.conn).await {
+            Ok(_) => {
+                self.open = false;
+                tracing::trace!(writes = self.waiting.len(), "committed a group");
+                for w in self.waiting.drain(..) {
+                    let _ = w.send(Ok(()));
+                }
+            }
+            Err(e) => self.fail_group(&e.to_string()).await,
+        }
+    }
+
+    /// Rolls the open group back and tells its writes they failed.
+    async fn fail_group(&mut self, why: &str) {
+        tracing::error!(
+            error = why,
+            writes = self.waiting.len(),
+            "an SQLite commit group failed; rolling it back"
+        );
+        // Fails harmlessly when SQLite already rolled back.
+        let _ = sqlx::query("ROLLBACK").execute(&mut self.conn).await;
+        self.open = false;
+        for w in self.waiting.drain(..) {
+            let _ = w.send(Err(why.to_owned()));
+        }
+    }
+}
+
+/// Commits each group once the writes queued before the flusher have had
+/// their turn (the writer's lock is first come, first served, so writes that
+/// arrive during a commit form the next group). Ends with the store.
+async fn flusher(writer: Weak<Mutex<Writer>>, flush: Arc<Notify>) {
+    loop {
+        flush.notified().await;
+        let Some(writer) = writer.upgrade() else {
+            return;
+        };
+        writer.lock().await.flush().await;
+    }
+}
