@@ -905,6 +905,103 @@ async fn a_project_role_is_not_an_organization_role() {
     assert_422(&r, &[(json!(["body", "role_id"]), "value_error")]);
 }
 
+/// Sends `n` identical `PUT`s at once and returns their answers.
+#[allow(clippy::unwrap_used)]
+async fn concurrent_puts(
+    app: &TestApp,
+    path: &str,
+    token: &str,
+    body: Value,
+    n: usize,
+) -> Vec<Res> {
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..n {
+        let req = app
+            .client
+            .put(format!("{}{path}", app.base))
+            .bearer_auth(token)
+            .json(&body);
+        set.spawn(async move { into_res(req.send().await.unwrap()).await });
+    }
+    set.join_all().await
+}
+
+/// The one id all answers carry (each a 200).
+#[allow(clippy::unwrap_used)]
+fn one_id(answers: &[Res]) -> Value {
+    for r in answers {
+        assert_eq!(r.status, 200, "{:?}", r.body);
+    }
+    let ids: std::collections::BTreeSet<String> = answers
+        .iter()
+        .map(|r| r.body["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 1, "every upsert answers the same one: {ids:?}");
+    json!(ids.first().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[allow(clippy::unwrap_used)]
+async fn concurrent_upserts_of_one_name_create_one() {
+    let app = TestApp::spawn().await;
+    let named = |list: &Value, name: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| {
+                o["name"]
+                    .as_str()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(name))
+            })
+            .map(|o| o["id"].clone())
+            .collect::<Vec<_>>()
+    };
+    // A user's organization, and the platform's (which sees every organization).
+    let ada = app.user("Ada").await;
+    for (token, name) in [
+        (ada.token.as_str(), "Race"),
+        (PLATFORM_KEY, "Platform Race"),
+    ] {
+        let answers = concurrent_puts(
+            &app,
+            "/api/v1/organizations",
+            token,
+            json!({"name": name}),
+            8,
+        )
+        .await;
+        let id = one_id(&answers);
+        let listed = fa(
+            &app,
+            Method::GET,
+            "/api/v1/organizations",
+            Some(token),
+            None,
+        )
+        .await;
+        assert_eq!(
+            named(&listed.body, name),
+            vec![id],
+            "{name}: {:?}",
+            listed.body
+        );
+    }
+    // A project of an organization.
+    let (org, owner) = fa_org(&app, "Projects").await;
+    let path = format!("/api/v1/projects?organization_id={org}");
+    let answers = concurrent_puts(&app, &path, &owner.token, json!({"name": "Docs"}), 8).await;
+    let id = one_id(&answers);
+    let listed = fa(
+        &app,
+        Method::GET,
+        &format!("{path}&project_name=Docs"),
+        Some(&owner.token),
+        None,
+    )
+    .await;
+    assert_eq!(named(&listed.body, "Docs"), vec![id], "{:?}", listed.body);
+}
+
 #[tokio::test]
 async fn organizations_create_upsert_default_and_cross_dialect() {
     let app = TestApp::spawn().await;
