@@ -128,22 +128,17 @@ async fn update_user(
         (None, None) => None,
     };
     let before = live_member(&app, &access, user, &raw).await?;
-    let m = match role {
-        Some(role) if role != before.role_id => {
-            app.store
-                .update_member(
-                    &caller.ctx,
-                    &access,
-                    MemberRef::User(user),
-                    Some(role),
-                    None,
-                )
-                .await
-                .map_err(|e| AdminError::from(e).echo("user", &raw))?
-                .value
-        }
-        _ => before,
+    let Some(role) = role else {
+        return Ok(Json((&before).into()));
     };
+    // The role the member holds already too: the store applies the same
+    // rules (Owner only by Owners, no escalation) before answering unchanged.
+    let m = app
+        .store
+        .set_primary_role(&caller.ctx, &access, MemberRef::User(user), role)
+        .await
+        .map_err(|e| AdminError::from(e).echo("user", &raw))?
+        .value;
     Ok(Json((&m).into()))
 }
 
