@@ -248,6 +248,16 @@ impl Dialect {
             _ => Dialect::Org,
         }
     }
+
+    /// The credentials the dialect reads, as the names of security schemes:
+    /// the admin API reads `Authorization: Bearer` only; the others also
+    /// `X-API-Key` and the `session` cookie (see [`credential_with_source`]).
+    fn security_schemes(self) -> &'static [&'static str] {
+        match self {
+            Dialect::Admin => &["bearer"],
+            Dialect::Org | Dialect::FastApi => &["bearer", "api_key", SESSION_SCHEME],
+        }
+    }
 }
 
 async fn not_found(req: axum::extract::Request) -> axum::response::Response {
@@ -290,9 +300,51 @@ async fn map_framework_errors(
 }
 
 fn all_routes() -> utoipa_axum::router::OpenApiRouter<App> {
-    crate::org::routes()
+    let mut routes = crate::org::routes()
         .merge(crate::admin::routes())
-        .merge(crate::fastapi::routes())
+        .merge(crate::fastapi::routes());
+    declare_security(routes.get_openapi_mut());
+    routes
+}
+
+/// The name of the `session` cookie's security scheme.
+pub const SESSION_SCHEME: &str = "session";
+
+/// Declares on every operation the credentials its dialect accepts, as
+/// alternatives. An operation that declares its own `security` keeps it: the
+/// public ones (signing in, the invitation links) declare `security(())`, no
+/// credential. So an operation added without a thought is documented as
+/// needing a credential, never as open.
+fn declare_security(api: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, SecurityScheme};
+    api.components
+        .get_or_insert_with(Default::default)
+        .add_security_scheme(
+            SESSION_SCHEME,
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "session",
+                "The session token `POST /v1/auth/login` sets as a cookie.",
+            ))),
+        );
+    for (path, item) in api.paths.paths.iter_mut() {
+        let requirements: Vec<SecurityRequirement> = Dialect::of(path)
+            .security_schemes()
+            .iter()
+            .map(|name| SecurityRequirement::new(*name, Vec::<String>::new()))
+            .collect();
+        for op in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            op.security.get_or_insert_with(|| requirements.clone());
+        }
+    }
 }
 
 #[derive(OpenApi)]

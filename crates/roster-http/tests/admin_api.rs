@@ -326,6 +326,43 @@ async fn users_list_pages_with_cursors_and_bracket_filters() {
 }
 
 #[tokio::test]
+async fn users_update_to_the_role_held_applies_the_same_rules() {
+    let f = Fixture::new().await;
+    let admin_key = org_key(&f.app, &f.org, &f.owner.token, "role_admin").await;
+    let as_admin = |path: String, body: Value| {
+        let (app, key) = (&f.app, admin_key.clone());
+        async move { send(app, Method::POST, &path, Some(&key), None, Some(body)).await }
+    };
+    let owner_path = format!("/v1/organization/users/{}", f.owner.id);
+    let rev = f.app.store.revision();
+    // "Giving" Owner to an Owner is handing out Owner: only Owners may,
+    // whether or not the member holds it already.
+    for body in [json!({"role": "owner"}), json!({"role_id": "role_owner"})] {
+        let r = as_admin(owner_path.clone(), body).await;
+        assert_error(&r, 403, Some("insufficient_permissions"), None);
+    }
+    // A role the Admin may hand out, held already: the member unchanged.
+    let r = as_admin(
+        format!("/v1/organization/users/{}", f.ben.id),
+        json!({"role": "reader"}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert!(r.body["role_id"]
+        .as_str()
+        .unwrap()
+        .starts_with("role-api-organization-reader__"));
+    // An Owner repeating Owner gets the member back.
+    let r = f.post(&owner_path, json!({"role": "owner"})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert!(r.body["role_id"]
+        .as_str()
+        .unwrap()
+        .starts_with("role-api-organization-owner__"));
+    assert_eq!(f.app.store.revision(), rev, "nothing written");
+}
+
+#[tokio::test]
 async fn users_update_and_delete_are_seen_by_the_organization_api() {
     let f = Fixture::new().await;
     let path = format!("/v1/organization/users/{}", f.ada.id);

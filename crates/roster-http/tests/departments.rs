@@ -1269,6 +1269,52 @@ async fn role_bindings_are_created_listed_and_removed() {
 }
 
 #[tokio::test]
+async fn unbinding_a_role_needs_the_right_to_grant_it() {
+    let app = TestApp::spawn().await;
+    let (org, owner) = app.org("Acme").await;
+    let dm = app
+        .member(&org, "Dee Manager", "role_department_manager")
+        .await;
+    let a = id_of(&create(&app, &org, &owner.token, "A", None).await);
+    let roles = format!("{}/{a}/roles", depts(&org));
+    for role in ["role_admin", "role_department_manager"] {
+        let r = app
+            .post(&roles, &owner.token, json!({"role_id": role}))
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+    }
+    let rev = app.store.revision();
+    // Binding Admin would be an escalation for a Department Manager; so is
+    // taking it away.
+    let r = app.delete(&format!("{roles}/role_admin"), &dm.token).await;
+    let e = assert_envelope(&r, 403, "INSUFFICIENT_PERMISSIONS");
+    assert!(e["details"]["capabilities"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("override_all_permissions")));
+    assert_eq!(app.store.revision(), rev, "nothing written");
+    let bound: Vec<Value> = app
+        .get(&roles, &owner.token)
+        .await
+        .body
+        .as_array()
+        .unwrap()
+        .clone();
+    let bound: Vec<&Value> = bound.iter().map(|b| &b["role_id"]).collect();
+    assert!(bound.contains(&&json!("role_admin")), "{bound:?}");
+    // A role the manager holds all of may be unbound by them.
+    let r = app
+        .delete(&format!("{roles}/role_department_manager"), &dm.token)
+        .await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    let r = app
+        .delete(&format!("{roles}/role_admin"), &owner.token)
+        .await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    assert_eq!(app.get(&roles, &owner.token).await.body, json!([]));
+}
+
+#[tokio::test]
 async fn a_role_bound_to_a_department_reaches_members_of_its_descendants() {
     let app = TestApp::spawn().await;
     let (org, owner) = app.org("Acme").await;

@@ -101,8 +101,16 @@ async fn unknown_routes_answer_in_the_dialect_of_their_path() {
     assert_eq!(fastapi.body, serde_json::json!({"detail": "Not Found"}));
 }
 
+/// The operations anyone may call: they declare `security: [{}]`.
+const PUBLIC: [(&str, &str); 3] = [
+    ("post", "/v1/auth/login"),
+    ("get", "/v1/invitations/validate/{email_key}"),
+    ("post", "/v1/invitations/complete"),
+];
+
 #[test]
-fn fastapi_operations_declare_their_credentials() {
+fn every_operation_declares_its_credentials() {
+    use roster_http::app::Dialect;
     let doc = serde_json::to_value(roster_http::openapi()).unwrap();
     let schemes = &doc["components"]["securitySchemes"];
     assert_eq!(
@@ -114,25 +122,46 @@ fn fastapi_operations_declare_their_credentials() {
         schemes["bearer"],
         serde_json::json!({"type": "http", "scheme": "bearer"})
     );
-    let mut seen = 0;
+    assert_eq!(
+        schemes["api_key"],
+        serde_json::json!({"type": "apiKey", "in": "header", "name": "X-API-Key"})
+    );
+    let mut seen = std::collections::BTreeMap::new();
+    let mut public = Vec::new();
     for (path, ops) in doc["paths"].as_object().unwrap() {
-        if !path.starts_with("/api/v1/") {
-            continue;
-        }
         for (method, op) in ops.as_object().unwrap() {
-            seen += 1;
-            let names: Vec<&str> = op["security"]
+            let security = op["security"]
                 .as_array()
-                .unwrap_or_else(|| panic!("{method} {path} declares no security"))
+                .unwrap_or_else(|| panic!("{method} {path} declares no security"));
+            if security == &vec![serde_json::json!({})] {
+                public.push((method.as_str(), path.as_str()));
+                continue;
+            }
+            let names: Vec<&str> = security
                 .iter()
-                .flat_map(|r| r.as_object().unwrap().keys().map(String::as_str))
+                .map(|r| {
+                    let r = r.as_object().unwrap();
+                    assert_eq!(r.len(), 1, "{method} {path}: one scheme per alternative");
+                    r.keys().next().unwrap().as_str()
+                })
                 .collect();
-            assert_eq!(
-                names,
-                vec!["bearer", "api_key", "session"],
-                "{method} {path}"
-            );
+            let dialect = Dialect::of(path);
+            let expected = match dialect {
+                Dialect::Admin => vec!["bearer"],
+                Dialect::Org | Dialect::FastApi => vec!["bearer", "api_key", "session"],
+            };
+            assert_eq!(names, expected, "{method} {path}");
+            *seen.entry(format!("{dialect:?}")).or_insert(0) += 1;
         }
     }
-    assert!(seen > 20, "{seen} operations");
+    public.sort_unstable();
+    let mut want = PUBLIC.to_vec();
+    want.sort_unstable();
+    assert_eq!(public, want, "the public operations");
+    for (dialect, at_least) in [("Org", 60), ("Admin", 70), ("FastApi", 30)] {
+        assert!(
+            seen.get(dialect).is_some_and(|n| *n >= at_least),
+            "{seen:?}"
+        );
+    }
 }

@@ -559,7 +559,9 @@ impl Store {
         tx.commit(self, a).await
     }
 
-    /// Unbinds a role from a department.
+    /// Unbinds a role from a department, under the rule of binding it: the
+    /// department's members lose the role, so the caller must be one who may
+    /// take it away (the same rule as role assignments).
     pub async fn unbind_department_role(
         &self,
         ctx: &Ctx,
@@ -569,6 +571,8 @@ impl Store {
     ) -> Result<Written<()>> {
         let org = access.org();
         let mut tx = self.begin(ctx).await?;
+        // Serializes with role changes, as binding does.
+        tx.lock_org(self.kind, org).await?;
         locate(tx.conn(), org, dept).await?;
         let row = sqlx::query(
             "SELECT id FROM role_assignments WHERE org_id = $1 AND role_id = $2 AND principal_type = 'department' \
@@ -582,6 +586,9 @@ impl Store {
         .map_err(db_err)?
         .ok_or(Error::DeptRoleNotFound { dept, role })?;
         let aid = AssignmentId(uuid_of(&row, "id")?);
+        let r =
+            crate::roles::fetch_role_for_scope(tx.conn(), org, role, Scope::Organization).await?;
+        self.may_change_holders(access.actor(), org, &r, false)?;
         sqlx::query("DELETE FROM role_assignments WHERE id = $1")
             .bind(id(aid))
             .execute(tx.conn())

@@ -1,6 +1,6 @@
 //! Organizations: create (with an owner), read, update, soft delete.
 
-use crate::db::{db_err, now_micros, Tx};
+use crate::db::{db_err, now_micros, DbKind, Tx};
 use crate::rows::*;
 use crate::{Ctx, Page, Store, Written};
 use roster_core::access::need;
@@ -80,58 +80,165 @@ fn check_type(t: &str) -> Result<String> {
         .ok_or_else(|| Error::validation("type", "must be one of Work, Personal, School"))
 }
 
+/// A new organization's fields after the rules every create applies.
+fn checked(input: NewOrg) -> Result<NewOrg> {
+    Ok(NewOrg {
+        name: bounded("name", &input.name, 1, 255)?,
+        org_type: check_type(&input.org_type)?,
+        description: bounded_opt("description", input.description.as_deref(), 1000)?,
+        website: bounded_opt("website", input.website.as_deref(), 500)?,
+        industry: bounded_opt("industry", input.industry.as_deref(), 100)?,
+        company_size: bounded_opt("company_size", input.company_size.as_deref(), 50)?,
+        ..input
+    })
+}
+
+/// Writes a checked organization and its owner's Active membership holding
+/// Owner inside `tx`: the one way organizations are created.
+async fn insert_org(tx: &mut Tx, input: NewOrg) -> Result<Organization> {
+    if let Some(owner) = input.owner {
+        crate::members::require_user(tx, owner).await?;
+    }
+    let oid = OrgId::new();
+    let now = now_micros();
+    sqlx::query(&format!(
+        "INSERT INTO organizations ({ORG_COLS}, external_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9, TRUE, $10, 1000.0, 5000.0, $11, $11, $12)"
+    ))
+    .bind(id(oid))
+    .bind(&input.name)
+    .bind(&input.org_type)
+    .bind(&input.description)
+    .bind(&input.website)
+    .bind(&input.industry)
+    .bind(&input.company_size)
+    .bind(&input.logo_image)
+    .bind(serde_json::to_string(&input.domains).unwrap_or_else(|_| "[]".into()))
+    .bind(input.owner.map(id))
+    .bind(now)
+    .bind(&input.external_id)
+    .execute(tx.conn())
+    .await
+    .map_err(db_err)?;
+    if let Some(owner) = input.owner {
+        crate::members::insert_membership(
+            tx,
+            oid,
+            owner,
+            SystemRole::Owner.id(),
+            MemberStatus::Active,
+        )
+        .await?;
+    }
+    let org = fetch_org(tx, oid).await?;
+    tx.audit(
+        Some(oid),
+        "organization.created",
+        "organization",
+        oid,
+        None,
+        Some(serde_json::json!({"name": input.name})),
+    );
+    Ok(org)
+}
+
+/// Which organizations an actor sees: all for the platform, its own for an
+/// organization key, the live memberships of a user. A condition on `o`
+/// and the value it binds as `$1`.
+fn visible_to(actor: &Actor) -> (&'static str, Option<String>) {
+    match actor {
+        Actor::Platform => ("", None),
+        Actor::OrgKey { org, .. } => (" AND o.id = $1", Some(id(*org))),
+        Actor::User { user } => (
+            " AND o.id IN (SELECT org_id FROM memberships WHERE user_id = $1 AND deleted_at IS NULL)",
+            Some(id(*user)),
+        ),
+    }
+}
+
+/// Makes concurrent upserts of one caller take turns, so the second finds
+/// what the first created. SQLite has one writer already. On PostgreSQL a
+/// user's row is the natural lock (`NO KEY UPDATE`: memberships referencing
+/// the user are not held up by it); the platform has no row and takes a
+/// transaction-scoped advisory lock instead. An organization key never
+/// creates an organization, so it needs no turn.
+async fn lock_caller(tx: &mut Tx, kind: DbKind, actor: &Actor) -> Result<()> {
+    if kind != DbKind::Postgres {
+        return Ok(());
+    }
+    match actor {
+        Actor::User { user } => {
+            sqlx::query("SELECT id FROM users WHERE id = $1 FOR NO KEY UPDATE")
+                .bind(id(*user))
+                .fetch_optional(tx.conn())
+                .await
+                .map_err(db_err)?;
+        }
+        Actor::Platform => {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(PLATFORM_UPSERT_LOCK)
+                .execute(tx.conn())
+                .await
+                .map_err(db_err)?;
+        }
+        Actor::OrgKey { .. } => {}
+    }
+    Ok(())
+}
+
+/// The advisory lock key of the platform's organization upserts (arbitrary,
+/// unique within Roster).
+const PLATFORM_UPSERT_LOCK: i64 = 0x526f_7374_6572_0001;
+
+/// The oldest organization visible to `actor` whose name equals `name`
+/// trimmed and case-insensitively (compared here, not in SQL: the two
+/// databases fold case differently outside ASCII).
+async fn find_named(tx: &mut Tx, actor: &Actor, name: &str) -> Result<Option<Organization>> {
+    let (filter, bind) = visible_to(actor);
+    let sql = format!(
+        "SELECT o.id, o.name FROM organizations o WHERE o.deleted_at IS NULL{filter} ORDER BY o.created_at, o.id"
+    );
+    let mut q = sqlx::query(&sql);
+    if let Some(b) = bind {
+        q = q.bind(b);
+    }
+    let key = roster_core::text::name_key(name);
+    for row in q.fetch_all(tx.conn()).await.map_err(db_err)? {
+        if roster_core::text::name_key(&str_of(&row, "name")?) == key {
+            return fetch_org(tx, OrgId(uuid_of(&row, "id")?)).await.map(Some);
+        }
+    }
+    Ok(None)
+}
+
 impl Store {
     /// Creates an organization; its owner (if any) becomes an Active member holding Owner.
     pub async fn create_org(&self, ctx: &Ctx, input: NewOrg) -> Result<Written<Organization>> {
-        let name = bounded("name", &input.name, 1, 255)?;
-        let org_type = check_type(&input.org_type)?;
-        let description = bounded_opt("description", input.description.as_deref(), 1000)?;
-        let website = bounded_opt("website", input.website.as_deref(), 500)?;
-        let industry = bounded_opt("industry", input.industry.as_deref(), 100)?;
-        let company_size = bounded_opt("company_size", input.company_size.as_deref(), 50)?;
+        let input = checked(input)?;
         let mut tx = self.begin(ctx).await?;
-        if let Some(owner) = input.owner {
-            crate::members::require_user(&mut tx, owner).await?;
+        let org = insert_org(&mut tx, input).await?;
+        tx.commit(self, org).await
+    }
+
+    /// The caller's organization named `input.name` (trimmed, case-insensitive;
+    /// the oldest if several; every organization for the platform), else a new
+    /// one made from `input` as [`Store::create_org`] makes it, owned by the
+    /// caller ([`roster_core::access::org_creator`]; `input.owner` is not
+    /// read). One transaction, in turns per caller: concurrent upserts of
+    /// one name by one caller create one organization. Finding it writes nothing.
+    pub async fn upsert_org(&self, ctx: &Ctx, input: NewOrg) -> Result<Written<Organization>> {
+        let mut tx = self.begin(ctx).await?;
+        lock_caller(&mut tx, self.kind, &ctx.actor).await?;
+        if let Some(org) = find_named(&mut tx, &ctx.actor, &input.name).await? {
+            // Dropping the transaction rolls it back: nothing was written.
+            return Ok(Written {
+                value: org,
+                revision: self.revision(),
+            });
         }
-        let oid = OrgId::new();
-        let now = now_micros();
-        sqlx::query(&format!(
-            "INSERT INTO organizations ({ORG_COLS}, external_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9, TRUE, $10, 1000.0, 5000.0, $11, $11, $12)"
-        ))
-        .bind(id(oid))
-        .bind(&name)
-        .bind(&org_type)
-        .bind(&description)
-        .bind(&website)
-        .bind(&industry)
-        .bind(&company_size)
-        .bind(&input.logo_image)
-        .bind(serde_json::to_string(&input.domains).unwrap_or_else(|_| "[]".into()))
-        .bind(input.owner.map(id))
-        .bind(now)
-        .bind(&input.external_id)
-        .execute(tx.conn())
-        .await
-        .map_err(db_err)?;
-        if let Some(owner) = input.owner {
-            crate::members::insert_membership(
-                &mut tx,
-                oid,
-                owner,
-                SystemRole::Owner.id(),
-                MemberStatus::Active,
-            )
-            .await?;
-        }
-        let org = fetch_org(&mut tx, oid).await?;
-        tx.audit(
-            Some(oid),
-            "organization.created",
-            "organization",
-            oid,
-            None,
-            Some(serde_json::json!({"name": name})),
-        );
+        // The right to create comes before the new organization's fields.
+        let owner = roster_core::access::org_creator(&ctx.actor)?;
+        let input = checked(NewOrg { owner, ..input })?;
+        let org = insert_org(&mut tx, input).await?;
         tx.commit(self, org).await
     }
 
@@ -161,14 +268,7 @@ impl Store {
         } else {
             ""
         };
-        let (filter, bind): (&str, Option<String>) = match actor {
-            Actor::Platform => ("", None),
-            Actor::OrgKey { org, .. } => (" AND o.id = $1", Some(id(*org))),
-            Actor::User { user } => (
-                " AND o.id IN (SELECT org_id FROM memberships WHERE user_id = $1 AND deleted_at IS NULL)",
-                Some(id(*user)),
-            ),
-        };
+        let (filter, bind) = visible_to(actor);
         let wher = format!("WHERE o.deleted_at IS NULL{active}{filter}");
         let n = if bind.is_some() { 2 } else { 1 };
         let list_sql = format!(

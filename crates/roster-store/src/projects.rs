@@ -281,6 +281,39 @@ async fn set_membership_role(tx: &mut Tx, assignment: &str, role: RoleId) -> Res
     Ok(())
 }
 
+/// A new project's fields after the rules every create applies.
+fn checked_project(input: NewProject) -> Result<NewProject> {
+    Ok(NewProject {
+        name: bounded("name", &input.name, 1, 3000)?,
+        external_key_id: bounded_opt("external_key_id", input.external_key_id.as_deref(), 200)?,
+        residency: bounded_opt("residency", input.residency.as_deref(), 100)?,
+        ..input
+    })
+}
+
+/// Writes a checked project inside `tx`: the one way projects are created.
+async fn insert_project(tx: &mut Tx, org: OrgId, input: NewProject) -> Result<Project> {
+    let pid = ProjectId::new();
+    let now = now_micros();
+    sqlx::query(
+        "INSERT INTO projects (id, org_id, name, external_key_id, residency, is_default, archived_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $7)",
+    )
+    .bind(id(pid))
+    .bind(id(org))
+    .bind(input.name)
+    .bind(input.external_key_id)
+    .bind(input.residency)
+    .bind(input.is_default)
+    .bind(now)
+    .execute(tx.conn())
+    .await
+    .map_err(db_err)?;
+    let p = fetch_project(tx.conn(), org, pid).await?;
+    tx.audit(Some(org), "project.created", "project", pid, None, json(&p));
+    Ok(p)
+}
+
 impl Store {
     /// The organization's projects in id (creation) order, archived ones only when asked.
     pub async fn list_projects(
@@ -351,29 +384,46 @@ impl Store {
         access: &OrgAccess<need::ManageProjects>,
         input: NewProject,
     ) -> Result<Written<Project>> {
-        let org = access.org();
-        let name = bounded("name", &input.name, 1, 3000)?;
-        let external = bounded_opt("external_key_id", input.external_key_id.as_deref(), 200)?;
-        let residency = bounded_opt("residency", input.residency.as_deref(), 100)?;
+        let input = checked_project(input)?;
         let mut tx = self.begin(ctx).await?;
-        let pid = ProjectId::new();
-        let now = now_micros();
-        sqlx::query(
-            "INSERT INTO projects (id, org_id, name, external_key_id, residency, is_default, archived_at, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $7)",
-        )
-        .bind(id(pid))
+        let p = insert_project(&mut tx, access.org(), input).await?;
+        tx.commit(self, p).await
+    }
+
+    /// The organization's live project named exactly `name` (trimmed, as
+    /// names are stored; the oldest if several), else a new project of that
+    /// name made as [`Store::create_project`] makes it. One transaction under
+    /// the organization's lock: concurrent upserts of one name create one
+    /// project. Finding it writes nothing.
+    pub async fn upsert_project(
+        &self,
+        ctx: &Ctx,
+        access: &OrgAccess<need::ManageProjects>,
+        name: &str,
+    ) -> Result<Written<Project>> {
+        let org = access.org();
+        let input = checked_project(NewProject {
+            name: name.to_owned(),
+            ..NewProject::default()
+        })?;
+        let mut tx = self.begin(ctx).await?;
+        tx.lock_org(self.kind, org).await?;
+        let found = sqlx::query(&format!(
+            "SELECT {PROJECT_COLS} FROM projects WHERE org_id = $1 AND name = $2 AND archived_at IS NULL ORDER BY id LIMIT 1"
+        ))
         .bind(id(org))
-        .bind(&name)
-        .bind(external)
-        .bind(residency)
-        .bind(input.is_default)
-        .bind(now)
-        .execute(tx.conn())
+        .bind(&input.name)
+        .fetch_optional(tx.conn())
         .await
         .map_err(db_err)?;
-        let p = fetch_project(tx.conn(), org, pid).await?;
-        tx.audit(Some(org), "project.created", "project", pid, None, json(&p));
+        if let Some(row) = found {
+            // Dropping the transaction rolls it back: nothing was written.
+            return Ok(Written {
+                value: project_of(&row)?,
+                revision: self.revision(),
+            });
+        }
+        let p = insert_project(&mut tx, org, input).await?;
         tx.commit(self, p).await
     }
 

@@ -156,7 +156,7 @@ pub(super) fn held_list(
 #[utoipa::path(get, path = "/v1/organization/users/{user_id}/roles", tag = "admin: role assignments",
     params(("user_id" = String, Path), ("after" = Option<String>, Query),
         ("limit" = Option<i64>, Query, description = "0 to 1000, default 1000"), ("order" = Option<String>, Query)),
-    responses((status = 200, body = ListB<AssignedRoleOut>)), security(("bearer" = [])))]
+    responses((status = 200, body = ListB<AssignedRoleOut>)))]
 async fn list_user_roles(
     State(app): State<App>,
     Admin { access, .. }: Admin<need::AnyMember>,
@@ -172,7 +172,7 @@ async fn list_user_roles(
 /// Assign an organization role to a user (`assign_roles`).
 #[utoipa::path(post, path = "/v1/organization/users/{user_id}/roles", tag = "admin: role assignments",
     params(("user_id" = String, Path)), request_body = AssignBody,
-    responses((status = 200, body = UserRoleOut)), security(("bearer" = [])))]
+    responses((status = 200, body = UserRoleOut)))]
 async fn assign_user_role(
     State(app): State<App>,
     Admin { caller, access }: Admin<need::AssignRoles>,
@@ -204,7 +204,7 @@ async fn assign_user_role(
 /// One organization role a user holds (404 when they do not hold it).
 #[utoipa::path(get, path = "/v1/organization/users/{user_id}/roles/{role_id}", tag = "admin: role assignments",
     params(("user_id" = String, Path), ("role_id" = String, Path)),
-    responses((status = 200, body = AssignedRoleOut)), security(("bearer" = [])))]
+    responses((status = 200, body = AssignedRoleOut)))]
 async fn get_user_role(
     State(app): State<App>,
     Admin { access, .. }: Admin<need::AnyMember>,
@@ -229,7 +229,7 @@ async fn get_user_role(
 /// Take an organization role away from a user (`assign_roles`).
 #[utoipa::path(delete, path = "/v1/organization/users/{user_id}/roles/{role_id}", tag = "admin: role assignments",
     params(("user_id" = String, Path), ("role_id" = String, Path)),
-    responses((status = 200, body = DeletedOut)), security(("bearer" = [])))]
+    responses((status = 200, body = DeletedOut)))]
 async fn unassign_user_role(
     State(app): State<App>,
     Admin { caller, access }: Admin<need::AssignRoles>,

@@ -81,7 +81,7 @@ pub(super) fn rbac_page<T>(
 /// List the organization's groups (`limit` 0–1000, default 100; `order` default asc).
 #[utoipa::path(get, path = "/v1/organization/groups", tag = "admin: groups",
     params(("after" = Option<String>, Query), ("limit" = Option<i64>, Query), ("order" = Option<String>, Query)),
-    responses((status = 200, body = ListB<GroupOut>)), security(("bearer" = [])))]
+    responses((status = 200, body = ListB<GroupOut>)))]
 async fn list_groups(
     State(app): State<App>,
     Admin { access, .. }: Admin<need::AnyMember>,
@@ -102,7 +102,7 @@ pub(super) struct GroupBody {
 
 /// Create a group (`api.groups.write`).
 #[utoipa::path(post, path = "/v1/organization/groups", tag = "admin: groups", request_body = GroupBody,
-    responses((status = 200, body = GroupOut)), security(("bearer" = [])))]
+    responses((status = 200, body = GroupOut)))]
 async fn create_group(
     State(app): State<App>,
     Admin { caller, access }: Admin<need::ManageGroups>,
@@ -117,7 +117,7 @@ async fn create_group(
 
 /// Retrieve a group.
 #[utoipa::path(get, path = "/v1/organization/groups/{group_id}", tag = "admin: groups",
-    params(("group_id" = String, Path)), responses((status = 200, body = GroupOut)), security(("bearer" = [])))]
+    params(("group_id" = String, Path)), responses((status = 200, body = GroupOut)))]
 async fn get_group(
     State(app): State<App>,
     Admin { access, .. }: Admin<need::AnyMember>,
@@ -142,7 +142,7 @@ pub(super) async fn find_group<N>(
 /// Rename a group (`api.groups.write`).
 #[utoipa::path(post, path = "/v1/organization/groups/{group_id}", tag = "admin: groups",
     params(("group_id" = String, Path)), request_body = GroupBody,
-    responses((status = 200, body = GroupOut)), security(("bearer" = [])))]
+    responses((status = 200, body = GroupOut)))]
 async fn update_group(
     State(app): State<App>,
     Admin { caller, access }: Admin<need::ManageGroups>,
@@ -162,7 +162,7 @@ async fn update_group(
 
 /// Delete a group with its memberships and role assignments.
 #[utoipa::path(delete, path = "/v1/organization/groups/{group_id}", tag = "admin: groups",
-    params(("group_id" = String, Path)), responses((status = 200, body = DeletedOut)), security(("bearer" = [])))]
+    params(("group_id" = String, Path)), responses((status = 200, body = DeletedOut)))]
 async fn delete_group(
     State(app): State<App>,
     Admin { caller, access }: Admin<need::ManageGroups>,
@@ -204,7 +204,7 @@ fn member_name(m: &GroupMember) -> String {
 #[utoipa::path(get, path = "/v1/organization/groups/{group_id}/users", tag = "admin: groups",
     params(("group_id" = String, Path), ("after" = Option<String>, Query), ("limit" = Option<i64>, Query),
         ("order" = Option<String>, Query)),
-    responses((status = 200, body = ListB<GroupUserOut>)), security(("bearer" = [])))]
+    responses((status = 200, body = ListB<GroupUserOut>)))]
 async fn list_group_users(
     State(app): State<App>,
     Admin { access, .. }: Admin<need::AnyMember>,
@@ -248,7 +248,7 @@ pub(super) struct GroupUserAdded {
 /// Add an organization member to a group (`api.groups.write`).
 #[utoipa::path(post, path = "/v1/organization/groups/{group_id}/users", tag = "admin: groups",
     params(("group_id" = String, Path)), request_body = UserBody,
-    responses((status = 200, body = GroupUserAdded)), security(("bearer" = [])))]
+    responses((status = 200, body = GroupUserAdded)))]
 async fn add_group_user(
     State(app): State<App>,
     Admin { caller, access }: Admin<need::ManageGroups>,
@@ -276,7 +276,7 @@ async fn add_group_user(
 /// Retrieve a user of a group.
 #[utoipa::path(get, path = "/v1/organization/groups/{group_id}/users/{user_id}", tag = "admin: groups",
     params(("group_id" = String, Path), ("user_id" = String, Path)),
-    responses((status = 200, body = GroupMemberOut)), security(("bearer" = [])))]
+    responses((status = 200, body = GroupMemberOut)))]
 async fn get_group_user(
     State(app): State<App>,
     Admin { access, .. }: Admin<need::AnyMember>,
@@ -302,7 +302,7 @@ async fn get_group_user(
 /// Remove a user from a group (`api.groups.write`).
 #[utoipa::path(delete, path = "/v1/organization/groups/{group_id}/users/{user_id}", tag = "admin: groups",
     params(("group_id" = String, Path), ("user_id" = String, Path)),
-    responses((status = 200, body = DeletedOut)), security(("bearer" = [])))]
+    responses((status = 200, body = DeletedOut)))]
 async fn remove_group_user(
     State(app): State<App>,
     Admin { caller, access }: Admin<need::ManageGroups>,
@@ -355,7 +355,7 @@ pub(super) fn group_role_out(g: &Group, role: RoleOut) -> GroupRoleOut {
 #[utoipa::path(get, path = "/v1/organization/groups/{group_id}/roles", tag = "admin: groups",
     params(("group_id" = String, Path), ("after" = Option<String>, Query), ("limit" = Option<i64>, Query),
         ("order" = Option<String>, Query)),
-    responses((status = 200, body = ListB<AssignedRoleOut>)), security(("bearer" = [])))]
+    responses((status = 200, body = ListB<AssignedRoleOut>)))]
 async fn list_group_roles(
     State(app): State<App>,
     Admin { access, .. }: Admin<need::AnyMember>,
@@ -370,7 +370,7 @@ async fn list_group_roles(
 /// Assign an organization role to a group (`assign_roles`).
 #[utoipa::path(post, path = "/v1/organization/groups/{group_id}/roles", tag = "admin: groups",
     params(("group_id" = String, Path)), request_body = AssignBody,
-    responses((status = 200, body = GroupRoleOut)), security(("bearer" = [])))]
+    responses((status = 200, body = GroupRoleOut)))]
 async fn assign_group_role(
     State(app): State<App>,
     Admin { caller, access }: Admin<need::AssignRoles>,
@@ -399,7 +399,7 @@ async fn assign_group_role(
 /// One organization role a group holds.
 #[utoipa::path(get, path = "/v1/organization/groups/{group_id}/roles/{role_id}", tag = "admin: groups",
     params(("group_id" = String, Path), ("role_id" = String, Path)),
-    responses((status = 200, body = AssignedRoleOut)), security(("bearer" = [])))]
+    responses((status = 200, body = AssignedRoleOut)))]
 async fn get_group_role(
     State(app): State<App>,
     Admin { access, .. }: Admin<need::AnyMember>,
@@ -423,7 +423,7 @@ async fn get_group_role(
 /// Take an organization role away from a group (`assign_roles`).
 #[utoipa::path(delete, path = "/v1/organization/groups/{group_id}/roles/{role_id}", tag = "admin: groups",
     params(("group_id" = String, Path), ("role_id" = String, Path)),
-    responses((status = 200, body = DeletedOut)), security(("bearer" = [])))]
+    responses((status = 200, body = DeletedOut)))]
 async fn unassign_group_role(
     State(app): State<App>,
     Admin { caller, access }: Admin<need::AssignRoles>,

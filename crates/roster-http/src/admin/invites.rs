@@ -91,7 +91,7 @@ fn invite_out(
 /// List the organization's invites, in id order.
 #[utoipa::path(get, path = "/v1/organization/invites", tag = "admin: invites",
     params(("after" = Option<String>, Query), ("limit" = Option<i64>, Query, description = "1 to 100, default 20")),
-    responses((status = 200, body = ListA<InviteOut>)), security(("bearer" = [])))]
+    responses((status = 200, body = ListA<InviteOut>)))]
 async fn list_invites(
     State(app): State<App>,
     Admin { access, .. }: Admin<need::InviteUsers>,
@@ -177,7 +177,7 @@ fn about_projects(e: Error) -> AdminError {
 
 /// Invite an email into the organization.
 #[utoipa::path(post, path = "/v1/organization/invites", tag = "admin: invites", request_body = CreateInvite,
-    responses((status = 200, body = InviteOut)), security(("bearer" = [])))]
+    responses((status = 200, body = InviteOut)))]
 async fn create_invite(
     State(app): State<App>,
     Admin { caller, access }: Admin<need::InviteUsers>,
@@ -201,7 +201,7 @@ async fn create_invite(
 
 /// Retrieve an invite.
 #[utoipa::path(get, path = "/v1/organization/invites/{invite_id}", tag = "admin: invites",
-    params(("invite_id" = String, Path)), responses((status = 200, body = InviteOut)), security(("bearer" = [])))]
+    params(("invite_id" = String, Path)), responses((status = 200, body = InviteOut)))]
 async fn get_invite(
     State(app): State<App>,
     Admin { access, .. }: Admin<need::InviteUsers>,
@@ -223,7 +223,7 @@ async fn get_invite(
 
 /// Delete (cancel) an invite that was not accepted.
 #[utoipa::path(delete, path = "/v1/organization/invites/{invite_id}", tag = "admin: invites",
-    params(("invite_id" = String, Path)), responses((status = 200, body = DeletedOut)), security(("bearer" = [])))]
+    params(("invite_id" = String, Path)), responses((status = 200, body = DeletedOut)))]
 async fn delete_invite(
     State(app): State<App>,
     Admin { caller, access }: Admin<need::InviteUsers>,

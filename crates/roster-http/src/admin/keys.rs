@@ -92,7 +92,7 @@ fn key_out(k: &KeyInfo, value: Option<String>) -> AdminKeyOut {
 #[utoipa::path(get, path = "/v1/organization/admin_api_keys", tag = "admin: keys",
     params(("after" = Option<String>, Query), ("limit" = Option<i64>, Query, description = "1 to 100, default 20"),
         ("order" = Option<String>, Query, description = "asc (default) or desc")),
-    responses((status = 200, body = ListA<AdminKeyOut>)), security(("bearer" = [])))]
+    responses((status = 200, body = ListA<AdminKeyOut>)))]
 async fn list_keys(
     State(app): State<App>,
     Admin { access, .. }: Admin<need::Admin>,
@@ -126,7 +126,7 @@ pub(super) struct CreateKey {
 
 /// Create an admin API key; its `value` is shown only here.
 #[utoipa::path(post, path = "/v1/organization/admin_api_keys", tag = "admin: keys", request_body = CreateKey,
-    responses((status = 200, body = AdminKeyOut)), security(("bearer" = [])))]
+    responses((status = 200, body = AdminKeyOut)))]
 async fn create_key(
     State(app): State<App>,
     Admin { caller, access }: Admin<need::Admin>,
@@ -175,7 +175,7 @@ async fn create_key(
 
 /// Retrieve an admin API key.
 #[utoipa::path(get, path = "/v1/organization/admin_api_keys/{key_id}", tag = "admin: keys",
-    params(("key_id" = String, Path)), responses((status = 200, body = AdminKeyOut)), security(("bearer" = [])))]
+    params(("key_id" = String, Path)), responses((status = 200, body = AdminKeyOut)))]
 async fn get_key(
     State(app): State<App>,
     Admin { access, .. }: Admin<need::Admin>,
@@ -192,7 +192,7 @@ async fn get_key(
 
 /// Delete an admin API key: it stops working at once.
 #[utoipa::path(delete, path = "/v1/organization/admin_api_keys/{key_id}", tag = "admin: keys",
-    params(("key_id" = String, Path)), responses((status = 200, body = DeletedOut)), security(("bearer" = [])))]
+    params(("key_id" = String, Path)), responses((status = 200, body = DeletedOut)))]
 async fn delete_key(
     State(app): State<App>,
     Admin { caller, access }: Admin<need::Admin>,

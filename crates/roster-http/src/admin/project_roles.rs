@@ -40,7 +40,7 @@ pub(super) fn routes() -> OpenApiRouter<App> {
 #[utoipa::path(get, path = "/v1/projects/{project_id}/roles", tag = "admin: project roles",
     params(("project_id" = String, Path), ("after" = Option<String>, Query), ("limit" = Option<i64>, Query),
         ("order" = Option<String>, Query)),
-    responses((status = 200, body = ListB<RoleOut>)), security(("bearer" = [])))]
+    responses((status = 200, body = ListB<RoleOut>)))]
 async fn list_project_roles(
     State(app): State<App>,
     Admin { access, .. }: Admin<need::AnyMember>,
@@ -55,7 +55,7 @@ async fn list_project_roles(
 /// Create a custom role for this project (`manage_roles`).
 #[utoipa::path(post, path = "/v1/projects/{project_id}/roles", tag = "admin: project roles",
     params(("project_id" = String, Path)), request_body = CreateRole,
-    responses((status = 200, body = RoleOut)), security(("bearer" = [])))]
+    responses((status = 200, body = RoleOut)))]
 async fn create_project_role(
     State(app): State<App>,
     Admin { caller, access }: Admin<need::ManageRoles>,
@@ -81,7 +81,7 @@ async fn create_project_role(
 /// Retrieve a role of the project's catalogue.
 #[utoipa::path(get, path = "/v1/projects/{project_id}/roles/{role_id}", tag = "admin: project roles",
     params(("project_id" = String, Path), ("role_id" = String, Path)),
-    responses((status = 200, body = RoleOut)), security(("bearer" = [])))]
+    responses((status = 200, body = RoleOut)))]
 async fn get_project_role(
     State(app): State<App>,
     Admin { access, .. }: Admin<need::AnyMember>,
@@ -100,7 +100,7 @@ async fn get_project_role(
 /// Update a custom role of this project (`manage_roles`).
 #[utoipa::path(post, path = "/v1/projects/{project_id}/roles/{role_id}", tag = "admin: project roles",
     params(("project_id" = String, Path), ("role_id" = String, Path)), request_body = UpdateRole,
-    responses((status = 200, body = RoleOut)), security(("bearer" = [])))]
+    responses((status = 200, body = RoleOut)))]
 async fn update_project_role(
     State(app): State<App>,
     Admin { caller, access }: Admin<need::ManageRoles>,
@@ -120,7 +120,7 @@ async fn update_project_role(
 /// Delete a custom role of this project with its assignments (`manage_roles`).
 #[utoipa::path(delete, path = "/v1/projects/{project_id}/roles/{role_id}", tag = "admin: project roles",
     params(("project_id" = String, Path), ("role_id" = String, Path)),
-    responses((status = 200, body = DeletedOut)), security(("bearer" = [])))]
+    responses((status = 200, body = DeletedOut)))]
 async fn delete_project_role(
     State(app): State<App>,
     Admin { caller, access }: Admin<need::ManageRoles>,
@@ -140,7 +140,7 @@ async fn delete_project_role(
 #[utoipa::path(get, path = "/v1/projects/{project_id}/users/{user_id}/roles", tag = "admin: project roles",
     params(("project_id" = String, Path), ("user_id" = String, Path), ("after" = Option<String>, Query),
         ("limit" = Option<i64>, Query), ("order" = Option<String>, Query)),
-    responses((status = 200, body = ListB<AssignedRoleOut>)), security(("bearer" = [])))]
+    responses((status = 200, body = ListB<AssignedRoleOut>)))]
 async fn list_project_user_roles(
     State(app): State<App>,
     Admin { access, .. }: Admin<need::AnyMember>,
@@ -157,7 +157,7 @@ async fn list_project_user_roles(
 /// Assign a project role to a project user (`assign_roles`). The seed endpoint.
 #[utoipa::path(post, path = "/v1/projects/{project_id}/users/{user_id}/roles", tag = "admin: project roles",
     params(("project_id" = String, Path), ("user_id" = String, Path)), request_body = AssignBody,
-    responses((status = 200, body = UserRoleOut)), security(("bearer" = [])))]
+    responses((status = 200, body = UserRoleOut)))]
 async fn assign_project_user_role(
     State(app): State<App>,
     Admin { caller, access }: Admin<need::AssignRoles>,
@@ -190,7 +190,7 @@ async fn assign_project_user_role(
 /// One project role a user holds in the project.
 #[utoipa::path(get, path = "/v1/projects/{project_id}/users/{user_id}/roles/{role_id}", tag = "admin: project roles",
     params(("project_id" = String, Path), ("user_id" = String, Path), ("role_id" = String, Path)),
-    responses((status = 200, body = AssignedRoleOut)), security(("bearer" = [])))]
+    responses((status = 200, body = AssignedRoleOut)))]
 async fn get_project_user_role(
     State(app): State<App>,
     Admin { access, .. }: Admin<need::AnyMember>,
@@ -217,7 +217,7 @@ async fn get_project_user_role(
 /// Take a project role away from a user (not their membership's own role).
 #[utoipa::path(delete, path = "/v1/projects/{project_id}/users/{user_id}/roles/{role_id}", tag = "admin: project roles",
     params(("project_id" = String, Path), ("user_id" = String, Path), ("role_id" = String, Path)),
-    responses((status = 200, body = DeletedOut)), security(("bearer" = [])))]
+    responses((status = 200, body = DeletedOut)))]
 async fn unassign_project_user_role(
     State(app): State<App>,
     Admin { caller, access }: Admin<need::AssignRoles>,
@@ -245,7 +245,7 @@ async fn unassign_project_user_role(
 #[utoipa::path(get, path = "/v1/projects/{project_id}/groups/{group_id}/roles", tag = "admin: project roles",
     params(("project_id" = String, Path), ("group_id" = String, Path), ("after" = Option<String>, Query),
         ("limit" = Option<i64>, Query), ("order" = Option<String>, Query)),
-    responses((status = 200, body = ListB<AssignedRoleOut>)), security(("bearer" = [])))]
+    responses((status = 200, body = ListB<AssignedRoleOut>)))]
 async fn list_project_group_roles(
     State(app): State<App>,
     Admin { access, .. }: Admin<need::AnyMember>,
@@ -261,7 +261,7 @@ async fn list_project_group_roles(
 /// Assign a project role to a group attached to the project (`assign_roles`).
 #[utoipa::path(post, path = "/v1/projects/{project_id}/groups/{group_id}/roles", tag = "admin: project roles",
     params(("project_id" = String, Path), ("group_id" = String, Path)), request_body = AssignBody,
-    responses((status = 200, body = GroupRoleOut)), security(("bearer" = [])))]
+    responses((status = 200, body = GroupRoleOut)))]
 async fn assign_project_group_role(
     State(app): State<App>,
     Admin { caller, access }: Admin<need::AssignRoles>,
@@ -291,7 +291,7 @@ async fn assign_project_group_role(
 /// One project role a group holds in the project.
 #[utoipa::path(get, path = "/v1/projects/{project_id}/groups/{group_id}/roles/{role_id}", tag = "admin: project roles",
     params(("project_id" = String, Path), ("group_id" = String, Path), ("role_id" = String, Path)),
-    responses((status = 200, body = AssignedRoleOut)), security(("bearer" = [])))]
+    responses((status = 200, body = AssignedRoleOut)))]
 async fn get_project_group_role(
     State(app): State<App>,
     Admin { access, .. }: Admin<need::AnyMember>,
@@ -318,7 +318,7 @@ async fn get_project_group_role(
 /// Take a project role away from a group (not its attachment's own role).
 #[utoipa::path(delete, path = "/v1/projects/{project_id}/groups/{group_id}/roles/{role_id}", tag = "admin: project roles",
     params(("project_id" = String, Path), ("group_id" = String, Path), ("role_id" = String, Path)),
-    responses((status = 200, body = DeletedOut)), security(("bearer" = [])))]
+    responses((status = 200, body = DeletedOut)))]
 async fn unassign_project_group_role(
     State(app): State<App>,
     Admin { caller, access }: Admin<need::AssignRoles>,

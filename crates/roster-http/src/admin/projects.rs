@@ -105,7 +105,7 @@ fn project_out(p: &Project) -> ProjectOut {
 #[utoipa::path(get, path = "/v1/organization/projects", tag = "admin: projects",
     params(("after" = Option<String>, Query), ("limit" = Option<i64>, Query, description = "1 to 100, default 20"),
         ("include_archived" = Option<bool>, Query)),
-    responses((status = 200, body = ListA<ProjectOut>)), security(("bearer" = [])))]
+    responses((status = 200, body = ListA<ProjectOut>)))]
 async fn list_projects(
     State(app): State<App>,
     Admin { access, .. }: Admin<need::AnyMember>,
@@ -165,7 +165,7 @@ fn check_residency(r: Option<String>) -> Result<Option<String>, AdminError> {
 
 /// Create a project (`api.organization.projects.write`).
 #[utoipa::path(post, path = "/v1/organization/projects", tag = "admin: projects", request_body = CreateProject,
-    responses((status = 200, body = ProjectOut)), security(("bearer" = [])))]
+    responses((status = 200, body = ProjectOut)))]
 async fn create_project(
     State(app): State<App>,
     Admin { caller, access }: Admin<need::ManageProjects>,
@@ -188,7 +188,7 @@ async fn create_project(
 
 /// Retrieve a project (archived ones too).
 #[utoipa::path(get, path = "/v1/organization/projects/{project_id}", tag = "admin: projects",
-    params(("project_id" = String, Path)), responses((status = 200, body = ProjectOut)), security(("bearer" = [])))]
+    params(("project_id" = String, Path)), responses((status = 200, body = ProjectOut)))]
 async fn get_project(
     State(app): State<App>,
     Admin { access, .. }: Admin<need::AnyMember>,
@@ -215,7 +215,7 @@ pub(super) struct UpdateProject {
 /// Rename a project or change its external key id (archived projects refuse).
 #[utoipa::path(post, path = "/v1/organization/projects/{project_id}", tag = "admin: projects",
     params(("project_id" = String, Path)), request_body = UpdateProject,
-    responses((status = 200, body = ProjectOut)), security(("bearer" = [])))]
+    responses((status = 200, body = ProjectOut)))]
 async fn update_project(
     State(app): State<App>,
     Admin { caller, access }: Admin<need::ManageProjects>,
@@ -238,7 +238,7 @@ async fn update_project(
 
 /// Archive a project (no body). Projects are never deleted in this dialect.
 #[utoipa::path(post, path = "/v1/organization/projects/{project_id}/archive", tag = "admin: projects",
-    params(("project_id" = String, Path)), responses((status = 200, body = ProjectOut)), security(("bearer" = [])))]
+    params(("project_id" = String, Path)), responses((status = 200, body = ProjectOut)))]
 async fn archive_project(
     State(app): State<App>,
     Admin { caller, access }: Admin<need::ManageProjects>,
@@ -309,7 +309,7 @@ fn project_user_out(m: &ProjectMember, org: OrgId) -> ProjectUserOut {
 #[utoipa::path(get, path = "/v1/organization/projects/{project_id}/users", tag = "admin: projects",
     params(("project_id" = String, Path), ("after" = Option<String>, Query),
         ("limit" = Option<i64>, Query, description = "1 to 100, default 20")),
-    responses((status = 200, body = ListA<ProjectUserOut>)), security(("bearer" = [])))]
+    responses((status = 200, body = ListA<ProjectUserOut>)))]
 async fn list_project_users(
     State(app): State<App>,
     Admin { access, .. }: Admin<need::AnyMember>,
@@ -355,7 +355,7 @@ pub(super) struct AddProjectUser {
 /// Add an organization member to a project (`api.organization.projects.write`).
 #[utoipa::path(post, path = "/v1/organization/projects/{project_id}/users", tag = "admin: projects",
     params(("project_id" = String, Path)), request_body = AddProjectUser,
-    responses((status = 200, body = ProjectUserOut)), security(("bearer" = [])))]
+    responses((status = 200, body = ProjectUserOut)))]
 async fn add_project_user(
     State(app): State<App>,
     Admin { caller, access }: Admin<need::ManageProjects>,
@@ -390,7 +390,7 @@ async fn add_project_user(
 /// Retrieve a project user.
 #[utoipa::path(get, path = "/v1/organization/projects/{project_id}/users/{user_id}", tag = "admin: projects",
     params(("project_id" = String, Path), ("user_id" = String, Path)),
-    responses((status = 200, body = ProjectUserOut)), security(("bearer" = [])))]
+    responses((status = 200, body = ProjectUserOut)))]
 async fn get_project_user(
     State(app): State<App>,
     Admin { access, .. }: Admin<need::AnyMember>,
@@ -415,7 +415,7 @@ pub(super) struct UpdateProjectUser {
 /// Change a project user's role.
 #[utoipa::path(post, path = "/v1/organization/projects/{project_id}/users/{user_id}", tag = "admin: projects",
     params(("project_id" = String, Path), ("user_id" = String, Path)), request_body = UpdateProjectUser,
-    responses((status = 200, body = ProjectUserOut)), security(("bearer" = [])))]
+    responses((status = 200, body = ProjectUserOut)))]
 async fn update_project_user(
     State(app): State<App>,
     Admin { caller, access }: Admin<need::ManageProjects>,
@@ -436,7 +436,7 @@ async fn update_project_user(
 /// Remove a user from a project (with every role they held there).
 #[utoipa::path(delete, path = "/v1/organization/projects/{project_id}/users/{user_id}", tag = "admin: projects",
     params(("project_id" = String, Path), ("user_id" = String, Path)),
-    responses((status = 200, body = DeletedOut)), security(("bearer" = [])))]
+    responses((status = 200, body = DeletedOut)))]
 async fn remove_project_user(
     State(app): State<App>,
     Admin { caller, access }: Admin<need::ManageProjects>,
@@ -485,7 +485,7 @@ fn project_group_out(g: &ProjectGroup, org: OrgId) -> ProjectGroupOut {
 #[utoipa::path(get, path = "/v1/organization/projects/{project_id}/groups", tag = "admin: projects",
     params(("project_id" = String, Path), ("after" = Option<String>, Query), ("limit" = Option<i64>, Query),
         ("order" = Option<String>, Query)),
-    responses((status = 200, body = ListB<ProjectGroupOut>)), security(("bearer" = [])))]
+    responses((status = 200, body = ListB<ProjectGroupOut>)))]
 async fn list_project_groups(
     State(app): State<App>,
     Admin { access, .. }: Admin<need::AnyMember>,
@@ -520,7 +520,7 @@ pub(super) struct AddProjectGroup {
 /// Attach a group to a project with a project role (`api.organization.projects.write`).
 #[utoipa::path(post, path = "/v1/organization/projects/{project_id}/groups", tag = "admin: projects",
     params(("project_id" = String, Path)), request_body = AddProjectGroup,
-    responses((status = 200, body = ProjectGroupOut)), security(("bearer" = [])))]
+    responses((status = 200, body = ProjectGroupOut)))]
 async fn add_project_group(
     State(app): State<App>,
     Admin { caller, access }: Admin<need::ManageProjects>,
@@ -545,7 +545,7 @@ async fn add_project_group(
 /// Retrieve a group attached to a project (`group_type` may be `group` or `tenant_group`).
 #[utoipa::path(get, path = "/v1/organization/projects/{project_id}/groups/{group_id}", tag = "admin: projects",
     params(("project_id" = String, Path), ("group_id" = String, Path), ("group_type" = Option<String>, Query)),
-    responses((status = 200, body = ProjectGroupOut)), security(("bearer" = [])))]
+    responses((status = 200, body = ProjectGroupOut)))]
 async fn get_project_group(
     State(app): State<App>,
     Admin { access, .. }: Admin<need::AnyMember>,
@@ -580,7 +580,7 @@ async fn get_project_group(
 /// Detach a group from a project (with every role it held there).
 #[utoipa::path(delete, path = "/v1/organization/projects/{project_id}/groups/{group_id}", tag = "admin: projects",
     params(("project_id" = String, Path), ("group_id" = String, Path)),
-    responses((status = 200, body = DeletedOut)), security(("bearer" = [])))]
+    responses((status = 200, body = DeletedOut)))]
 async fn remove_project_group(
     State(app): State<App>,
     Admin { caller, access }: Admin<need::ManageProjects>,

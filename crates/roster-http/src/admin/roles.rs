@@ -70,7 +70,7 @@ pub(super) fn role_list(
 #[utoipa::path(get, path = "/v1/organization/roles", tag = "admin: roles",
     params(("after" = Option<String>, Query), ("limit" = Option<i64>, Query, description = "0 to 1000, default 1000"),
         ("order" = Option<String>, Query, description = "asc (default) or desc")),
-    responses((status = 200, body = ListB<RoleOut>)), security(("bearer" = [])))]
+    responses((status = 200, body = ListB<RoleOut>)))]
 async fn list_roles(
     State(app): State<App>,
     Admin { access, .. }: Admin<need::AnyMember>,
@@ -91,7 +91,7 @@ pub(super) struct CreateRole {
 
 /// Create a custom organization role (`manage_roles`; only keys the caller holds).
 #[utoipa::path(post, path = "/v1/organization/roles", tag = "admin: roles", request_body = CreateRole,
-    responses((status = 200, body = RoleOut)), security(("bearer" = [])))]
+    responses((status = 200, body = RoleOut)))]
 async fn create_role(
     State(app): State<App>,
     Admin { caller, access }: Admin<need::ManageRoles>,
@@ -114,7 +114,7 @@ async fn create_role(
 
 /// Retrieve an organization role.
 #[utoipa::path(get, path = "/v1/organization/roles/{role_id}", tag = "admin: roles",
-    params(("role_id" = String, Path)), responses((status = 200, body = RoleOut)), security(("bearer" = [])))]
+    params(("role_id" = String, Path)), responses((status = 200, body = RoleOut)))]
 async fn get_role(
     State(app): State<App>,
     Admin { access, .. }: Admin<need::AnyMember>,
@@ -160,7 +160,7 @@ impl UpdateRole {
 /// Update a custom organization role (predefined roles are immutable).
 #[utoipa::path(post, path = "/v1/organization/roles/{role_id}", tag = "admin: roles",
     params(("role_id" = String, Path)), request_body = UpdateRole,
-    responses((status = 200, body = RoleOut)), security(("bearer" = [])))]
+    responses((status = 200, body = RoleOut)))]
 async fn update_role(
     State(app): State<App>,
     Admin { caller, access }: Admin<need::ManageRoles>,
@@ -178,7 +178,7 @@ async fn update_role(
 
 /// Delete a custom organization role with its assignments.
 #[utoipa::path(delete, path = "/v1/organization/roles/{role_id}", tag = "admin: roles",
-    params(("role_id" = String, Path)), responses((status = 200, body = DeletedOut)), security(("bearer" = [])))]
+    params(("role_id" = String, Path)), responses((status = 200, body = DeletedOut)))]
 async fn delete_role(
     State(app): State<App>,
     Admin { caller, access }: Admin<need::ManageRoles>,

@@ -103,7 +103,7 @@ fn new_key_out(k: &CreatedProjectKey) -> NewKeyOut {
 #[utoipa::path(get, path = "/v1/organization/projects/{project_id}/service_accounts", tag = "admin: service accounts",
     params(("project_id" = String, Path), ("after" = Option<String>, Query),
         ("limit" = Option<i64>, Query, description = "1 to 100, default 20")),
-    responses((status = 200, body = ListA<AccountOut>)), security(("bearer" = [])))]
+    responses((status = 200, body = ListA<AccountOut>)))]
 async fn list_accounts(
     State(app): State<App>,
     Admin { access, .. }: Admin<need::AnyMember>,
@@ -144,7 +144,7 @@ pub(super) struct CreateAccount {
 /// Create a service account, with a first API key (`api.organization.projects.write`).
 #[utoipa::path(post, path = "/v1/organization/projects/{project_id}/service_accounts", tag = "admin: service accounts",
     params(("project_id" = String, Path)), request_body = CreateAccount,
-    responses((status = 200, body = AccountOut)), security(("bearer" = [])))]
+    responses((status = 200, body = AccountOut)))]
 async fn create_account(
     State(app): State<App>,
     Admin { caller, access }: Admin<need::ManageProjects>,
@@ -168,7 +168,7 @@ async fn create_account(
 /// Retrieve a service account.
 #[utoipa::path(get, path = "/v1/organization/projects/{project_id}/service_accounts/{service_account_id}",
     tag = "admin: service accounts", params(("project_id" = String, Path), ("service_account_id" = String, Path)),
-    responses((status = 200, body = AccountOut)), security(("bearer" = [])))]
+    responses((status = 200, body = AccountOut)))]
 async fn get_account(
     State(app): State<App>,
     Admin { access, .. }: Admin<need::AnyMember>,
@@ -202,7 +202,7 @@ pub(super) struct UpdateAccount {
 /// Rename a service account or change its role.
 #[utoipa::path(post, path = "/v1/organization/projects/{project_id}/service_accounts/{service_account_id}",
     tag = "admin: service accounts", params(("project_id" = String, Path), ("service_account_id" = String, Path)),
-    request_body = UpdateAccount, responses((status = 200, body = AccountOut)), security(("bearer" = [])))]
+    request_body = UpdateAccount, responses((status = 200, body = AccountOut)))]
 async fn update_account(
     State(app): State<App>,
     Admin { caller, access }: Admin<need::ManageProjects>,
@@ -229,7 +229,7 @@ async fn update_account(
 /// Delete a service account and its keys.
 #[utoipa::path(delete, path = "/v1/organization/projects/{project_id}/service_accounts/{service_account_id}",
     tag = "admin: service accounts", params(("project_id" = String, Path), ("service_account_id" = String, Path)),
-    responses((status = 200, body = DeletedOut)), security(("bearer" = [])))]
+    responses((status = 200, body = DeletedOut)))]
 async fn delete_account(
     State(app): State<App>,
     Admin { caller, access }: Admin<need::ManageProjects>,
@@ -258,7 +258,7 @@ pub(super) struct CreateKey {
 /// Make another API key for a service account.
 #[utoipa::path(post, path = "/v1/organization/projects/{project_id}/service_accounts/{service_account_id}/api_keys",
     tag = "admin: service accounts", params(("project_id" = String, Path), ("service_account_id" = String, Path)),
-    request_body = CreateKey, responses((status = 200, body = NewKeyOut)), security(("bearer" = [])))]
+    request_body = CreateKey, responses((status = 200, body = NewKeyOut)))]
 async fn create_account_key(
     State(app): State<App>,
     Admin { caller, access }: Admin<need::ManageProjects>,
@@ -349,7 +349,7 @@ fn key_out(k: &ProjectKey) -> ProjectKeyOut {
     params(("project_id" = String, Path), ("after" = Option<String>, Query),
         ("limit" = Option<i64>, Query, description = "1 to 100, default 20"),
         ("owner_project_access" = Option<String>, Query)),
-    responses((status = 200, body = ListA<ProjectKeyOut>)), security(("bearer" = [])))]
+    responses((status = 200, body = ListA<ProjectKeyOut>)))]
 async fn list_keys(
     State(app): State<App>,
     Admin { access, .. }: Admin<need::AnyMember>,
@@ -406,7 +406,7 @@ fn echo_key(e: Error, raw_project: &str, raw_key: &str) -> AdminError {
 /// Retrieve a project API key.
 #[utoipa::path(get, path = "/v1/organization/projects/{project_id}/api_keys/{key_id}", tag = "admin: service accounts",
     params(("project_id" = String, Path), ("key_id" = String, Path)),
-    responses((status = 200, body = ProjectKeyOut)), security(("bearer" = [])))]
+    responses((status = 200, body = ProjectKeyOut)))]
 async fn get_key(
     State(app): State<App>,
     Admin { access, .. }: Admin<need::AnyMember>,
@@ -432,7 +432,7 @@ pub(super) struct UpdateKey {
 /// Change a project API key's scopes or expiry (at least one).
 #[utoipa::path(post, path = "/v1/organization/projects/{project_id}/api_keys/{key_id}", tag = "admin: service accounts",
     params(("project_id" = String, Path), ("key_id" = String, Path)), request_body = UpdateKey,
-    responses((status = 200, body = ProjectKeyOut)), security(("bearer" = [])))]
+    responses((status = 200, body = ProjectKeyOut)))]
 async fn update_key(
     State(app): State<App>,
     Admin { caller, access }: Admin<need::ManageProjects>,
@@ -463,7 +463,7 @@ async fn update_key(
 /// Delete a project API key.
 #[utoipa::path(delete, path = "/v1/organization/projects/{project_id}/api_keys/{key_id}", tag = "admin: service accounts",
     params(("project_id" = String, Path), ("key_id" = String, Path)),
-    responses((status = 200, body = DeletedOut)), security(("bearer" = [])))]
+    responses((status = 200, body = DeletedOut)))]
 async fn delete_key(
     State(app): State<App>,
     Admin { caller, access }: Admin<need::ManageProjects>,

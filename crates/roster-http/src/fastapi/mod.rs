@@ -22,48 +22,12 @@ use utoipa_axum::router::OpenApiRouter;
 
 /// Every route of the dialect, with its OpenAPI declaration.
 pub fn routes() -> OpenApiRouter<App> {
-    let mut r = OpenApiRouter::new()
+    OpenApiRouter::new()
         .merge(orgs::routes())
         .merge(users::routes())
         .merge(roles::routes())
         .merge(projects::routes())
-        .merge(keys::routes());
-    declare_security(r.get_openapi_mut());
-    r
-}
-
-/// The name of the `session` cookie's security scheme.
-pub const SESSION_SCHEME: &str = "session";
-
-/// Every operation of the dialect needs a credential: `Authorization:
-/// Bearer` (the client's way), `X-API-Key`, or the `session` cookie.
-fn declare_security(api: &mut utoipa::openapi::OpenApi) {
-    use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, SecurityScheme};
-    api.components
-        .get_or_insert_with(Default::default)
-        .add_security_scheme(
-            SESSION_SCHEME,
-            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
-                "session",
-                "The session token `POST /v1/auth/login` sets as a cookie.",
-            ))),
-        );
-    let requirements = ["bearer", "api_key", SESSION_SCHEME]
-        .map(|name| SecurityRequirement::new(name, Vec::<String>::new()));
-    for item in api.paths.paths.values_mut() {
-        for op in [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            op.security = Some(requirements.to_vec());
-        }
-    }
+        .merge(keys::routes())
 }
 
 /// Unknown routes, as FastAPI answers them.

@@ -87,6 +87,16 @@ pub(super) async fn caller_orgs(app: &App, actor: &Actor) -> Result<Vec<Organiza
     }
 }
 
+/// The organization this dialect creates: of type Work.
+fn new_org(name: String, owner: Option<roster_core::UserId>) -> NewOrg {
+    NewOrg {
+        name,
+        org_type: "Work".into(),
+        owner,
+        ..NewOrg::default()
+    }
+}
+
 /// Creates an organization: a signed-in user becomes its Owner; the
 /// platform key creates it without an owner; organization keys may not.
 async fn create(
@@ -97,15 +107,7 @@ async fn create(
     let owner = roster_core::access::org_creator(&caller.actor)?;
     let w = app
         .store
-        .create_org(
-            &caller.ctx,
-            NewOrg {
-                name,
-                org_type: "Work".into(),
-                owner,
-                ..NewOrg::default()
-            },
-        )
+        .create_org(&caller.ctx, new_org(name, owner))
         .await
         .map_err(|e| FaError::from(e).at("body", &[]))?;
     Ok(w.value)
@@ -135,7 +137,8 @@ async fn create_organization(
 }
 
 /// Upsert Organization: the caller's organization of that name (compared
-/// trimmed and case-insensitively, the oldest if several), else a new one.
+/// trimmed and case-insensitively, the oldest if several), else a new one, in
+/// one transaction (concurrent upserts of one caller create one organization).
 #[utoipa::path(put, path = "/api/v1/organizations", tag = "Organizations",
     request_body = OrganizationCreate, responses((status = 200, body = OrganizationOut)))]
 async fn upsert_organization(
@@ -144,16 +147,12 @@ async fn upsert_organization(
     Body(body): Body,
 ) -> Result<Json<OrganizationOut>, FaError> {
     let name = name_of(&body, true)?.unwrap_or_default();
-    let key = name.trim().to_lowercase();
-    let existing = caller_orgs(&app, &caller.actor)
-        .await?
-        .into_iter()
-        .find(|o| o.name.trim().to_lowercase() == key);
-    let org = match existing {
-        Some(o) => o,
-        None => create(&app, &caller, name).await?,
-    };
-    Ok(Json((&org).into()))
+    let w = app
+        .store
+        .upsert_org(&caller.ctx, new_org(name, None))
+        .await
+        .map_err(|e| FaError::from(e).at("body", &[]))?;
+    Ok(Json((&w.value).into()))
 }
 
 /// Get Default Organization: the one chosen with `PUT`, else the oldest

@@ -292,7 +292,8 @@ async fn create_project(
     Ok(Json((&create(&app, &caller, &access, name).await?).into()))
 }
 
-/// Upsert Project: the organization's live project of that exact name, else a new one.
+/// Upsert Project: the organization's live project of that exact name, else
+/// a new one (in one transaction: concurrent upserts create one project).
 #[utoipa::path(put, path = "/api/v1/projects", tag = "Projects",
     params(("organization_id" = Option<String>, Query)), request_body = ProjectCreate,
     responses((status = 200, body = ProjectOut)))]
@@ -304,12 +305,12 @@ async fn upsert_project(
 ) -> Result<Json<ProjectOut>, FaError> {
     let access = project_org::<need::ManageProjects>(&app, &caller, &q).await?;
     let name = project_name(&body)?;
-    let existing = all_projects(&app, &access.as_member(), Some(name.clone())).await?;
-    let project = match existing.into_iter().next() {
-        Some(p) => p,
-        None => create(&app, &caller, &access, name).await?,
-    };
-    Ok(Json((&project).into()))
+    let w = app
+        .store
+        .upsert_project(&caller.ctx, &access, &name)
+        .await
+        .map_err(|e| FaError::from(e).at("body", &[]))?;
+    Ok(Json((&w.value).into()))
 }
 
 /// Get Current Project: `?project_id=` if given, else the organization's

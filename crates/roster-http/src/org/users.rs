@@ -104,7 +104,7 @@ fn session_cookie(value: &str, max_age: i64, secure: bool) -> String {
 
 /// Sign in with email and password. Returns a bearer token and also sets the
 /// `session` cookie (HttpOnly, SameSite=Lax, Secure over https).
-#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = Login, responses((status = 200, body = LoginOut)))]
+#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = Login, responses((status = 200, body = LoginOut)), security(()))]
 async fn login(
     State(app): State<App>,
     Https(secure): Https,
