@@ -62,6 +62,8 @@ pub struct Store {
     /// SQLite: revisions published out of order, waiting for the ones before them.
     published: Arc<tokio::sync::Mutex<BTreeSet<i64>>>,
     pub(crate) credentials: Arc<crate::auth::CredentialCache>,
+    /// The index's revision, for callers waiting until it reaches theirs.
+    revisions: Arc<tokio::sync::watch::Sender<i64>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -149,6 +151,7 @@ impl Store {
             applied: Arc::new(tokio::sync::Mutex::new(0)),
             published: Arc::new(tokio::sync::Mutex::new(BTreeSet::new())),
             credentials: Arc::new(crate::auth::CredentialCache::default()),
+            revisions: Arc::new(tokio::sync::watch::Sender::new(0)),
         })
     }
 
@@ -212,6 +215,7 @@ impl Store {
             .map_err(Error::internal)??;
             self.index.install(revision, orgs);
             *applied = revision;
+            self.announce();
             return Ok(());
         }
         // One read snapshot, so the revision matches the rows exactly.
@@ -227,6 +231,7 @@ impl Store {
         tx.commit().await.map_err(db_err)?;
         self.index.install(revision, orgs);
         *applied = revision;
+        self.announce();
         Ok(())
     }
 
@@ -249,6 +254,40 @@ impl Store {
     /// The latest revision published in this process.
     pub fn revision(&self) -> i64 {
         self.index.load().revision
+    }
+
+    /// Tells waiters (see [`Store::snapshot_at_least`]) the index's revision.
+    pub(crate) fn announce(&self) {
+        let now = self.revision();
+        self.revisions.send_if_modified(|seen| {
+            let newer = now > *seen;
+            if newer {
+                *seen = now;
+            }
+            newer
+        });
+    }
+
+    /// The current index snapshot once its revision is at least `revision`,
+    /// waiting at most `wait` (woken by each revision published, no polling);
+    /// `Err` with the revision reached when the wait runs out.
+    pub async fn snapshot_at_least(
+        &self,
+        revision: i64,
+        wait: Duration,
+    ) -> std::result::Result<Arc<roster_core::index::Snapshot>, i64> {
+        let mut seen = self.revisions.subscribe();
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let snap = self.index.load_full();
+            if snap.revision >= revision {
+                return Ok(snap);
+            }
+            match tokio::time::timeout_at(deadline, seen.changed()).await {
+                Ok(Ok(())) => {}
+                _ => return Err(self.revision()),
+            }
+        }
     }
 }
 
@@ -484,6 +523,7 @@ impl Store {
                 }
                 done.retain(|r| *r > *applied);
                 self.index.advance(*applied);
+                self.announce();
             }
             DbKind::Postgres => {
                 self.catch_up().await?;

@@ -63,6 +63,7 @@ impl Store {
         let updates = self.rebuild_orgs(orgs).await?;
         self.index().publish(to, &updates);
         *applied = to;
+        self.announce();
         Ok(to)
     }
 

@@ -11,7 +11,7 @@ use roster_core::index::Snapshot;
 use roster_core::{need, DeptId, Error, OrgId, ProjectId, Scope, UserId};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -27,29 +27,24 @@ const FRESHNESS_WAIT: Duration = Duration::from_secs(2);
 
 /// The current snapshot, once it is at least `at_least` (bounded wait).
 async fn snapshot_at_least(app: &App, at_least: Option<i64>) -> Result<Arc<Snapshot>, ApiError> {
-    let started = Instant::now();
-    loop {
-        let snap = app.store.index().load_full();
-        match at_least {
-            Some(want) if snap.revision < want => {
-                if started.elapsed() > FRESHNESS_WAIT {
-                    return Err(ApiError::new(
-                        axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                        "INDEX_BEHIND",
-                        Kind::Server,
-                        format!(
-                            "The permission index is at revision {}, behind the requested {want}.",
-                            snap.revision
-                        ),
-                        "index behind requested revision",
-                        serde_json::json!({"revision": snap.revision, "at_least_revision": want}),
-                    ));
-                }
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
-            _ => return Ok(snap),
-        }
-    }
+    let Some(want) = at_least else {
+        return Ok(app.store.index().load_full());
+    };
+    app.store
+        .snapshot_at_least(want, FRESHNESS_WAIT)
+        .await
+        .map_err(|revision| {
+            ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "INDEX_BEHIND",
+                Kind::Server,
+                format!(
+                    "The permission index is at revision {revision}, behind the requested {want}."
+                ),
+                "index behind requested revision",
+                serde_json::json!({"revision": revision, "at_least_revision": want}),
+            )
+        })
 }
 
 /// The scope of a question: organization, or one project, or one department subtree.
