@@ -9,7 +9,7 @@
 //! multi-row `INSERT`s, which is what makes 200,000 memberships take seconds
 //! instead of minutes: SQLite pays per statement and per commit, not per row.
 
-use crate::db::{db_err, is_unique_violation, now_micros, DbKind};
+use crate::db::{db_err, is_unique_violation, now_micros, values_sql, DbKind};
 use crate::{Ctx, Store};
 use roster_core::text::{bounded, bounded_opt, name_key, Email};
 use roster_core::*;
@@ -1030,42 +1030,6 @@ impl Writer<'_> {
         tracing::debug!(rows = items.len(), elapsed = ?started.elapsed(), "wrote {label}");
         Ok(())
     }
-}
-
-/// `INSERT INTO target VALUES (...), ...` with `$n` numbered in order of
-/// appearance for PostgreSQL and anonymous `?` for SQLite: sqlx resolves each
-/// named SQLite parameter with `sqlite3_bind_parameter_name`, a linear scan,
-/// which made binding a 4,500-parameter statement quadratic (two thirds of
-/// the import's time).
-fn values_sql(kind: DbKind, target: &str, cells: &[&str], rows: usize, tail: &str) -> String {
-    let mut sql = String::with_capacity(32 + rows * cells.len() * 8);
-    sql.push_str("INSERT INTO ");
-    sql.push_str(target);
-    sql.push_str(" VALUES ");
-    let mut n = 0;
-    for r in 0..rows {
-        if r > 0 {
-            sql.push_str(", ");
-        }
-        sql.push('(');
-        for (i, c) in cells.iter().enumerate() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            if *c != "$" {
-                sql.push_str(c);
-            } else if kind == DbKind::Sqlite {
-                sql.push('?');
-            } else {
-                n += 1;
-                sql.push('$');
-                sql.push_str(&n.to_string());
-            }
-        }
-        sql.push(')');
-    }
-    sql.push_str(tail);
-    sql
 }
 
 #[cfg(test)]
