@@ -61,6 +61,12 @@ pub struct Store {
     pub(crate) applied: Arc<tokio::sync::Mutex<i64>>,
     /// SQLite: revisions published out of order, waiting for the ones before them.
     published: Arc<tokio::sync::Mutex<BTreeSet<i64>>>,
+    /// PostgreSQL: this process's writes that have taken their revision but
+    /// are not published yet. The change feed is applied only up to the
+    /// first of them: each write publishes its own organizations, so the
+    /// feed need not rebuild them again, and no revision counts as applied
+    /// before its write is in the index.
+    pub(crate) in_flight: Arc<std::sync::Mutex<BTreeSet<i64>>>,
     pub(crate) credentials: Arc<crate::auth::CredentialCache>,
     /// The index's revision, for callers waiting until it reaches theirs.
     revisions: Arc<tokio::sync::watch::Sender<i64>>,
@@ -150,6 +156,7 @@ impl Store {
             readers: Arc::default(),
             applied: Arc::new(tokio::sync::Mutex::new(0)),
             published: Arc::new(tokio::sync::Mutex::new(BTreeSet::new())),
+            in_flight: Arc::default(),
             credentials: Arc::new(crate::auth::CredentialCache::default()),
             revisions: Arc::new(tokio::sync::watch::Sender::new(0)),
         })
@@ -605,6 +612,7 @@ impl Tx {
             now_micros(),
         )
         .await?;
+        let in_flight = (store.kind == DbKind::Postgres).then(|| InFlight::new(store, revision));
         match self.conn {
             TxConn::Postgres(tx) => tx.commit().await.map_err(db_err)?,
             // Joins the commit group (other writers may run while it is
@@ -615,11 +623,42 @@ impl Tx {
             store.credentials.clear();
         }
         let (touched, removed) = (self.touched, self.removed);
-        if let Err(e) = store.publish_write(revision, touched, removed).await {
+        if let Err(e) = store
+            .publish_write(revision, touched, removed, in_flight)
+            .await
+        {
             tracing::error!(error = %e, revision, "updating the index after a write failed; rebuilding it");
             store.rebuild_index().await?;
         }
         Ok(revision)
+    }
+}
+
+/// At most this many pooled connections rebuild organizations for one caller.
+const REBUILD_CONNECTIONS: usize = 4;
+
+/// A revision of this process's in [`Store::in_flight`] until dropped.
+struct InFlight {
+    set: Arc<std::sync::Mutex<BTreeSet<i64>>>,
+    revision: i64,
+}
+
+impl InFlight {
+    fn new(store: &Store, revision: i64) -> Self {
+        let set = store.in_flight.clone();
+        set.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(revision);
+        InFlight { set, revision }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.set
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.revision);
     }
 }
 
@@ -635,10 +674,12 @@ impl Store {
         revision: i64,
         touched: BTreeSet<OrgId>,
         removed: BTreeSet<OrgId>,
+        in_flight: Option<InFlight>,
     ) -> Result<()> {
         let mut updates = self.rebuild_orgs(touched).await?;
         updates.extend(removed.into_iter().map(OrgUpdate::Remove));
         self.index.publish_orgs(revision, &updates);
+        drop(in_flight);
         match self.kind {
             DbKind::Sqlite => {
                 let mut applied = self.applied.lock().await;
@@ -692,10 +733,25 @@ impl Store {
             .await
             .map_err(Error::internal)?;
         }
-        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        // Several organizations (a follower catching up on a busy feed) load
+        // on a few connections at once, each its share in turn.
+        let orgs: Vec<OrgId> = orgs.into_iter().collect();
+        let share = orgs.len().div_ceil(REBUILD_CONNECTIONS);
+        let mut tasks = tokio::task::JoinSet::new();
+        for part in orgs.chunks(share) {
+            let (pool, part) = (self.pool.clone(), part.to_vec());
+            tasks.spawn(async move {
+                let mut conn = pool.acquire().await.map_err(db_err)?;
+                let mut updates = Vec::with_capacity(part.len());
+                for org in part {
+                    updates.push(update_of(org, crate::load::org_data(&mut conn, org).await?));
+                }
+                Ok::<_, Error>(updates)
+            });
+        }
         let mut updates = Vec::with_capacity(orgs.len());
-        for org in orgs {
-            updates.push(update_of(org, crate::load::org_data(&mut conn, org).await?));
+        while let Some(part) = tasks.join_next().await {
+            updates.extend(part.map_err(Error::internal)??);
         }
         Ok(updates)
     }

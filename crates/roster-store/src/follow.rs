@@ -38,8 +38,19 @@ impl Store {
         let mut orgs = BTreeSet::new();
         let mut everything = false;
         let snap = self.index().load_full();
+        // This process's own writes publish themselves; stop before the
+        // first that has not yet (it catches up again once it has).
+        let own = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .first()
+            .copied();
         for r in &rows {
             let rev = i64_of(r, "revision")?;
+            if own.is_some_and(|first| rev >= first) {
+                break;
+            }
             to = to.max(rev);
             match str_of(r, "org_id")?.as_str() {
                 "*" => everything = true,
@@ -54,6 +65,9 @@ impl Store {
                     }
                 }
             }
+        }
+        if to == from {
+            return Ok(from);
         }
         if everything {
             drop(applied);
