@@ -137,6 +137,20 @@ pub(crate) struct RoleBits {
     pub overrides: bool,
 }
 
+impl RoleBits {
+    /// Adds `other`'s grants (both compiled for the same organization).
+    pub(crate) fn union_with(&mut self, other: &RoleBits) {
+        for (a, b) in self.allow.iter_mut().zip(&other.allow) {
+            *a |= b;
+        }
+        for (d, b) in self.deny.iter_mut().zip(&other.deny) {
+            *d |= b;
+        }
+        self.wildcards |= other.wildcards;
+        self.overrides |= other.overrides;
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Compiled {
     interner: Arc<Interner>,
@@ -147,10 +161,10 @@ pub struct Compiled {
     named: Vec<u64>,
     /// The organization's keys with their ids (for wildcard expansion).
     keys: Vec<(Box<str>, u32)>,
-    /// Members as added, moved into `table` by [`Compiled::finish`].
-    pending: Vec<UserRow>,
     table: UserTable,
     overflow: Vec<u64>,
+    /// A member's allow and deny words while compiling (reused, not reallocated per member).
+    scratch: Vec<u64>,
 }
 
 fn set(bits: &mut [u64], i: u32) {
@@ -158,8 +172,12 @@ fn set(bits: &mut [u64], i: u32) {
 }
 
 impl Compiled {
-    /// Interns `keys` (every non-wildcard key named by a grant of the organization).
-    pub(crate) fn with_keys<'a>(keys: impl Iterator<Item = &'a str> + Clone) -> Self {
+    /// Interns `keys` (every non-wildcard key named by a grant of the
+    /// organization), with room for `members` members.
+    pub(crate) fn with_keys<'a>(
+        keys: impl Iterator<Item = &'a str> + Clone,
+        members: usize,
+    ) -> Self {
         let interner = intern(keys.clone());
         let mut own: Vec<(Box<str>, u32)> = keys
             .filter_map(|k| interner.ids.get(k).map(|&i| (Box::from(k), i)))
@@ -176,9 +194,9 @@ impl Compiled {
             words,
             named,
             keys: own,
-            pending: Vec::new(),
-            table: UserTable::default(),
+            table: UserTable::with_capacity(members),
             overflow: Vec::new(),
+            scratch: Vec::new(),
         }
     }
 
@@ -221,11 +239,7 @@ impl Compiled {
     /// Drops what only compiling needed.
     pub(crate) fn finish(mut self) -> Self {
         self.keys = Vec::new();
-        let pending = std::mem::take(&mut self.pending);
-        self.table = UserTable::with_capacity(pending.len());
-        for row in pending {
-            self.table.insert(row);
-        }
+        self.scratch = Vec::new();
         self
     }
 
@@ -236,8 +250,10 @@ impl Compiled {
         active: bool,
         roles: impl Iterator<Item = &'a RoleBits>,
     ) {
-        let mut allow = vec![0u64; self.words];
-        let mut deny = vec![0u64; self.words];
+        let words = self.words;
+        self.scratch.clear();
+        self.scratch.resize(2 * words, 0);
+        let (allow, deny) = self.scratch.split_at_mut(words);
         let mut flags = if active { ACTIVE } else { 0 };
         for r in roles {
             if r.overrides {
@@ -246,19 +262,19 @@ impl Compiled {
             if r.wildcards {
                 flags |= WILDCARDS;
             }
-            for w in 0..self.words {
+            for w in 0..words {
                 allow[w] |= r.allow[w];
                 deny[w] |= r.deny[w];
             }
         }
-        let decided = allow.iter().zip(&deny).map(|(a, d)| a & !d);
+        let decided = allow.iter().zip(deny.iter()).map(|(a, d)| a & !d);
         let mut row = UserRow {
             user: user.uuid().as_u128(),
             flags,
             offset: 0,
             bits: [0; INLINE],
         };
-        if self.words <= INLINE {
+        if words <= INLINE {
             for (slot, w) in row.bits.iter_mut().zip(decided) {
                 *slot = w;
             }
@@ -266,7 +282,7 @@ impl Compiled {
             row.offset = self.overflow.len() as u32;
             self.overflow.extend(decided);
         }
-        self.pending.push(row);
+        self.table.insert(row);
     }
 
     /// The decision at organization scope, as far as the bitsets know it.
