@@ -58,30 +58,82 @@ struct UserRow {
     /// The user's UUID as a number; 0 (the nil UUID, never a user) marks an empty slot.
     user: u128,
     bits: [u64; INLINE],
+    /// Of the slot, not of the member in it: bit `d` is set when the slot `d`
+    /// places further on holds a member whose home is this slot.
+    hop: u64,
     /// Offset into `Compiled::overflow` when the bitset is not inline.
     offset: u32,
     flags: u8,
 }
 
-/// The members of one organization, by user id: open addressing with linear
-/// probing over a power-of-two array of [`UserRow`]s. Hand-written because a
+const _: () = assert!(std::mem::size_of::<UserRow>() == 64);
+
+/// Hop bits: how far from its home slot a member may be placed.
+const NEIGHBOURHOOD: usize = 64;
+
+/// The members of one organization, by user id: open addressing over a
+/// power-of-two array of [`UserRow`]s, each member within
+/// [`NEIGHBOURHOOD`] slots of its home slot, and each home slot saying in
+/// `hop` where its members are (hopscotch style). Hand-written because a
 /// general map keeps control bytes and entries in separate cache lines, and
-/// this lookup sits on every check: here key and answer share one line.
+/// this lookup sits on every check: key and answer share one line, most
+/// members sit in their home slot (one line read), the rest are found with
+/// one more read, and a non-member costs the home slot plus the few slots
+/// its hop bits name instead of a probe run to the next empty slot.
 #[derive(Debug, Clone, Default)]
 struct UserTable {
-    slots: Vec<UserRow>,
+    slots: Box<[UserRow]>,
     /// `64 - log2(slots.len())`: the multiplicative hash keeps the top bits.
     shift: u32,
 }
 
 impl UserTable {
-    fn with_capacity(n: usize) -> Self {
-        // At most 7/8 full, so probes stay short and always end at an empty slot.
-        let size = (n + n / 7 + 1).next_power_of_two().max(2);
-        UserTable {
-            slots: vec![UserRow::default(); size],
-            shift: 64 - size.trailing_zeros(),
+    /// The table of `rows` (one per member): at most 7/8 full, larger if a
+    /// member would land outside its home slot's neighbourhood.
+    fn build(rows: &[UserRow]) -> Self {
+        let n = rows.len();
+        let mut size = (n + n / 7 + 1).next_power_of_two().max(2);
+        loop {
+            if let Some(table) = Self::place(rows, size) {
+                return table;
+            }
+            size *= 2;
         }
+    }
+
+    /// Places every member whose home slot is free there first (most lookups
+    /// then read one line), then each other one in the first free slot after
+    /// its home; `None` if one lands too far from its home.
+    fn place(rows: &[UserRow], size: usize) -> Option<Self> {
+        let mut table = UserTable {
+            slots: vec![UserRow::default(); size].into_boxed_slice(),
+            shift: 64 - size.trailing_zeros(),
+        };
+        let mask = size - 1;
+        let mut displaced = Vec::new();
+        for row in rows {
+            let home = table.home(row.user);
+            if table.slots[home].user == 0 {
+                table.put(home, 0, row);
+            } else {
+                displaced.push(row);
+            }
+        }
+        for row in displaced {
+            let home = table.home(row.user);
+            let d =
+                (1..NEIGHBOURHOOD.min(size)).find(|d| table.slots[(home + d) & mask].user == 0)?;
+            table.put(home, d, row);
+        }
+        Some(table)
+    }
+
+    /// Puts `row` `d` slots after its `home` slot, keeping that slot's own hop bits.
+    fn put(&mut self, home: usize, d: usize, row: &UserRow) {
+        let at = (home + d) & (self.slots.len() - 1);
+        let hop = self.slots[at].hop;
+        self.slots[at] = UserRow { hop, ..*row };
+        self.slots[home].hop |= 1 << d;
     }
 
     #[inline]
@@ -90,32 +142,26 @@ impl UserTable {
         (mixed >> self.shift) as usize
     }
 
-    fn insert(&mut self, row: UserRow) {
-        let mask = self.slots.len() - 1;
-        let mut i = self.home(row.user);
-        while self.slots[i].user != 0 && self.slots[i].user != row.user {
-            i = (i + 1) & mask;
-        }
-        self.slots[i] = row;
-    }
-
     #[inline]
     fn get(&self, key: u128) -> Option<&UserRow> {
         if key == 0 || self.slots.is_empty() {
             return None;
         }
+        let home = self.home(key);
+        let first = &self.slots[home];
+        if first.user == key {
+            return Some(first);
+        }
         let mask = self.slots.len() - 1;
-        let mut i = self.home(key);
-        loop {
-            let slot = &self.slots[i];
+        let mut hop = first.hop & !1;
+        while hop != 0 {
+            let slot = &self.slots[(home + hop.trailing_zeros() as usize) & mask];
             if slot.user == key {
                 return Some(slot);
             }
-            if slot.user == 0 {
-                return None;
-            }
-            i = (i + 1) & mask;
+            hop &= hop - 1;
         }
+        None
     }
 }
 
@@ -151,18 +197,24 @@ impl RoleBits {
     }
 }
 
+/// Field order matters: `repr(C)` with the fields every check reads first,
+/// aligned to a cache line, so a check touches one line of the organization
+/// before the member's slot (the organization's index starts with this).
 #[derive(Debug, Clone, Default)]
+#[repr(C, align(64))]
 pub struct Compiled {
-    interner: Arc<Interner>,
+    table: UserTable,
     /// Words of a member's bitset: enough for the highest id the organization uses.
     words: usize,
+    interner: Arc<Interner>,
     /// The keys the organization's grants name; a key outside this set was
     /// never compiled, so only a wildcard could grant it.
     named: Vec<u64>,
+    overflow: Vec<u64>,
     /// The organization's keys with their ids (for wildcard expansion).
     keys: Vec<(Box<str>, u32)>,
-    table: UserTable,
-    overflow: Vec<u64>,
+    /// Members as added, placed into `table` by [`Compiled::finish`].
+    pending: Vec<UserRow>,
     /// A member's allow and deny words while compiling (reused, not reallocated per member).
     scratch: Vec<u64>,
 }
@@ -194,7 +246,8 @@ impl Compiled {
             words,
             named,
             keys: own,
-            table: UserTable::with_capacity(members),
+            table: UserTable::default(),
+            pending: Vec::with_capacity(members),
             overflow: Vec::new(),
             scratch: Vec::new(),
         }
@@ -240,10 +293,12 @@ impl Compiled {
     pub(crate) fn finish(mut self) -> Self {
         self.keys = Vec::new();
         self.scratch = Vec::new();
+        self.table = UserTable::build(&std::mem::take(&mut self.pending));
         self
     }
 
-    /// Records a member's decision from the roles that reach them at organization scope.
+    /// Records a member's decision from the roles that reach them at
+    /// organization scope (once per member).
     pub(crate) fn add_user<'a>(
         &mut self,
         user: UserId,
@@ -271,8 +326,7 @@ impl Compiled {
         let mut row = UserRow {
             user: user.uuid().as_u128(),
             flags,
-            offset: 0,
-            bits: [0; INLINE],
+            ..Default::default()
         };
         if words <= INLINE {
             for (slot, w) in row.bits.iter_mut().zip(decided) {
@@ -282,13 +336,17 @@ impl Compiled {
             row.offset = self.overflow.len() as u32;
             self.overflow.extend(decided);
         }
-        self.table.insert(row);
+        self.pending.push(row);
     }
 
     /// The decision at organization scope, as far as the bitsets know it.
     #[inline]
     pub fn check(&self, user: UserId, permission: &str) -> Fast {
-        let Some(u) = self.table.get(user.uuid().as_u128()) else {
+        // The member's slot is the access likely to miss the cache; the key
+        // table is small and hot. Neither depends on the other.
+        let row = self.table.get(user.uuid().as_u128());
+        let key = self.interner.ids.get(permission).copied();
+        let Some(u) = row else {
             return Fast::Denied;
         };
         if u.flags & ACTIVE == 0 {
@@ -297,27 +355,27 @@ impl Compiled {
         if u.flags & OVERRIDE != 0 {
             return Fast::Allowed;
         }
-        let unnamed = if u.flags & WILDCARDS != 0 {
-            Fast::Unknown
-        } else {
-            Fast::Denied
+        let (w, bit) = match key {
+            Some(i) => (i as usize / 64, 1u64 << (i % 64)),
+            None => (usize::MAX, 0),
         };
-        let Some(&i) = self.interner.ids.get(permission) else {
-            return unnamed;
-        };
-        let (w, bit) = (i as usize / 64, 1u64 << (i % 64));
-        if w >= self.words || self.named[w] & bit == 0 {
-            return unnamed;
-        }
         let word = if self.words <= INLINE {
-            u.bits[w]
-        } else {
+            u.bits.get(w).copied().unwrap_or(0)
+        } else if w < self.words {
             self.overflow[u.offset as usize + w]
+        } else {
+            0
         };
         if word & bit != 0 {
-            Fast::Allowed
-        } else {
+            return Fast::Allowed;
+        }
+        // A set bit is always a named key, so only a member holding a
+        // wildcard needs the named set: a key the organization's grants never
+        // name may still be covered by the wildcard.
+        if u.flags & WILDCARDS == 0 || self.named.get(w).is_some_and(|n| n & bit != 0) {
             Fast::Denied
+        } else {
+            Fast::Unknown
         }
     }
 
@@ -328,5 +386,74 @@ impl Compiled {
             + self.named.len() * 8
             + self.table.slots.len() * std::mem::size_of::<UserRow>()
             + self.keys.iter().map(|(k, _)| k.len() + 24).sum::<usize>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    fn row(user: u128, flags: u8) -> UserRow {
+        UserRow {
+            user,
+            flags,
+            ..Default::default()
+        }
+    }
+
+    /// A cheap deterministic stream of non-zero keys.
+    fn keys() -> impl Iterator<Item = u128> {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        std::iter::repeat_with(move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (u128::from(x) << 64) | u128::from(x.rotate_left(29)) | 1
+        })
+    }
+
+    #[test]
+    fn every_member_is_found_and_no_one_else() {
+        let members: Vec<u128> = keys().take(5_000).collect();
+        let rows: Vec<UserRow> = members.iter().map(|k| row(*k, (*k % 7) as u8)).collect();
+        let table = UserTable::build(&rows);
+        for k in &members {
+            let found = table.get(*k).expect("a member is found");
+            assert_eq!((found.user, found.flags), (*k, (*k % 7) as u8));
+        }
+        for k in keys().skip(5_000).take(5_000) {
+            assert!(table.get(k).is_none(), "{k:x} is not a member");
+        }
+        assert!(table.get(0).is_none());
+        assert!(UserTable::default().get(members[0]).is_none());
+    }
+
+    #[test]
+    fn members_crowding_one_home_slot_grow_the_table() {
+        // More members share one home slot than its neighbourhood can hold,
+        // so the first placement fails and the table grows until it fits.
+        let probe = UserTable {
+            slots: vec![UserRow::default(); 128].into_boxed_slice(),
+            shift: 64 - 7,
+        };
+        let crowd: Vec<u128> = keys()
+            .filter(|k| probe.home(*k) == 5)
+            .take(NEIGHBOURHOOD + 6)
+            .collect();
+        let rows: Vec<UserRow> = crowd.iter().map(|k| row(*k, ACTIVE)).collect();
+        assert!(UserTable::place(&rows, 128).is_none());
+        let table = UserTable::build(&rows);
+        assert!(table.slots.len() > 128);
+        for k in &crowd {
+            assert_eq!(table.get(*k).map(|r| r.user), Some(*k));
+        }
+        for k in keys()
+            .filter(|k| probe.home(*k) == 5)
+            .skip(crowd.len())
+            .take(50)
+        {
+            assert!(table.get(k).is_none());
+        }
     }
 }
