@@ -81,10 +81,22 @@ const NEIGHBOURHOOD: usize = 64;
 /// one more read, and a non-member costs the home slot plus the few slots
 /// its hop bits name instead of a probe run to the next empty slot.
 #[derive(Debug, Clone, Default)]
-struct UserTable {
-    slots: Box<[UserRow]>,
+pub(crate) struct UserTable {
+    /// Shared, so a snapshot can keep the table beside the organization's
+    /// entry and reach a member without reading the organization first.
+    slots: Arc<[UserRow]>,
     /// `64 - log2(slots.len())`: the multiplicative hash keeps the top bits.
     shift: u32,
+}
+
+#[inline]
+fn home(key: u128, shift: u32) -> usize {
+    let mixed = (key as u64 ^ (key >> 64) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (mixed >> shift) as usize
+}
+
+fn shift_for(size: usize) -> u32 {
+    64 - size.trailing_zeros()
 }
 
 impl UserTable {
@@ -94,8 +106,11 @@ impl UserTable {
         let n = rows.len();
         let mut size = (n + n / 7 + 1).next_power_of_two().max(2);
         loop {
-            if let Some(table) = Self::place(rows, size) {
-                return table;
+            if let Some(slots) = Self::place(rows, size) {
+                return UserTable {
+                    slots: slots.into(),
+                    shift: shift_for(size),
+                };
             }
             size *= 2;
         }
@@ -104,42 +119,32 @@ impl UserTable {
     /// Places every member whose home slot is free there first (most lookups
     /// then read one line), then each other one in the first free slot after
     /// its home; `None` if one lands too far from its home.
-    fn place(rows: &[UserRow], size: usize) -> Option<Self> {
-        let mut table = UserTable {
-            slots: vec![UserRow::default(); size].into_boxed_slice(),
-            shift: 64 - size.trailing_zeros(),
-        };
-        let mask = size - 1;
+    fn place(rows: &[UserRow], size: usize) -> Option<Vec<UserRow>> {
+        let mut slots = vec![UserRow::default(); size];
+        let (shift, mask) = (shift_for(size), size - 1);
         let mut displaced = Vec::new();
         for row in rows {
-            let home = table.home(row.user);
-            if table.slots[home].user == 0 {
-                table.put(home, 0, row);
+            let h = home(row.user, shift);
+            if slots[h].user == 0 {
+                Self::put(&mut slots, h, 0, row);
             } else {
                 displaced.push(row);
             }
         }
         for row in displaced {
-            let home = table.home(row.user);
-            let d =
-                (1..NEIGHBOURHOOD.min(size)).find(|d| table.slots[(home + d) & mask].user == 0)?;
-            table.put(home, d, row);
+            let h = home(row.user, shift);
+            let d = (1..NEIGHBOURHOOD.min(size)).find(|d| slots[(h + d) & mask].user == 0)?;
+            Self::put(&mut slots, h, d, row);
         }
-        Some(table)
+        Some(slots)
     }
 
     /// Puts `row` `d` slots after its `home` slot, keeping that slot's own hop bits.
-    fn put(&mut self, home: usize, d: usize, row: &UserRow) {
-        let at = (home + d) & (self.slots.len() - 1);
-        let hop = self.slots[at].hop;
-        self.slots[at] = UserRow { hop, ..*row };
-        self.slots[home].hop |= 1 << d;
-    }
-
-    #[inline]
-    fn home(&self, key: u128) -> usize {
-        let mixed = (key as u64 ^ (key >> 64) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        (mixed >> self.shift) as usize
+    fn put(slots: &mut [UserRow], home: usize, d: usize, row: &UserRow) {
+        let at = (home + d) & (slots.len() - 1);
+        let hop = slots[at].hop;
+        slots[at] = UserRow { hop, ..*row };
+        slots[home].hop |= 1 << d;
     }
 
     #[inline]
@@ -147,7 +152,7 @@ impl UserTable {
         if key == 0 || self.slots.is_empty() {
             return None;
         }
-        let home = self.home(key);
+        let home = home(key, self.shift);
         let first = &self.slots[home];
         if first.user == key {
             return Some(first);
@@ -339,12 +344,24 @@ impl Compiled {
         self.pending.push(row);
     }
 
+    /// The organization's members, to keep beside the organization's entry.
+    pub(crate) fn members(&self) -> &UserTable {
+        &self.table
+    }
+
     /// The decision at organization scope, as far as the bitsets know it.
     #[inline]
     pub fn check(&self, user: UserId, permission: &str) -> Fast {
+        self.check_in(&self.table, user, permission)
+    }
+
+    /// [`Compiled::check`] with the member table given: this
+    /// organization's own, held elsewhere (see [`Compiled::members`]).
+    #[inline]
+    pub(crate) fn check_in(&self, members: &UserTable, user: UserId, permission: &str) -> Fast {
         // The member's slot is the access likely to miss the cache; the key
         // table is small and hot. Neither depends on the other.
-        let row = self.table.get(user.uuid().as_u128());
+        let row = members.get(user.uuid().as_u128());
         let key = self.interner.ids.get(permission).copied();
         let Some(u) = row else {
             return Fast::Denied;
@@ -433,12 +450,8 @@ mod tests {
     fn members_crowding_one_home_slot_grow_the_table() {
         // More members share one home slot than its neighbourhood can hold,
         // so the first placement fails and the table grows until it fits.
-        let probe = UserTable {
-            slots: vec![UserRow::default(); 128].into_boxed_slice(),
-            shift: 64 - 7,
-        };
         let crowd: Vec<u128> = keys()
-            .filter(|k| probe.home(*k) == 5)
+            .filter(|k| home(*k, shift_for(128)) == 5)
             .take(NEIGHBOURHOOD + 6)
             .collect();
         let rows: Vec<UserRow> = crowd.iter().map(|k| row(*k, ACTIVE)).collect();
@@ -449,7 +462,7 @@ mod tests {
             assert_eq!(table.get(*k).map(|r| r.user), Some(*k));
         }
         for k in keys()
-            .filter(|k| probe.home(*k) == 5)
+            .filter(|k| home(*k, shift_for(128)) == 5)
             .skip(crowd.len())
             .take(50)
         {

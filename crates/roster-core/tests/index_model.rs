@@ -4,7 +4,7 @@
 //! after random changes.
 
 use proptest::prelude::*;
-use roster_core::index::{Index, OrgData, OrgIndex, OrgUpdate};
+use roster_core::index::{Index, OrgData, OrgIndex, OrgUpdate, Snapshot};
 use roster_core::*;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -222,7 +222,8 @@ fn reference(w: &World, u: usize, asked: &str, scope: Scope) -> bool {
     allow && !deny
 }
 
-fn compare(w: &World, ix: &OrgIndex) -> Result<(), TestCaseError> {
+fn compare(w: &World, snap: &Snapshot, org: OrgId) -> Result<(), TestCaseError> {
+    let ix = snap.org(org).unwrap();
     let mut scopes = vec![
         Scope::Organization,
         Scope::Project(project(0)),
@@ -247,6 +248,14 @@ fn compare(w: &World, ix: &OrgIndex) -> Result<(), TestCaseError> {
                     ix.allowed(user(u), asked, *scope),
                     want,
                     "fast user {} {} {:?}",
+                    u,
+                    asked,
+                    scope
+                );
+                prop_assert_eq!(
+                    snap.allowed(org, user(u), asked, *scope),
+                    Some(want),
+                    "snapshot user {} {} {:?}",
                     u,
                     asked,
                     scope
@@ -381,12 +390,14 @@ proptest! {
         let org = OrgId(Uuid::from_u128(7));
         let mut w = w;
         index.install(0, vec![(org, OrgIndex::build(w.data()))]);
-        compare(&w, index.load().org(org).unwrap())?;
+        compare(&w, &index.load(), org)?;
         for (rev, c) in changes.iter().enumerate() {
             w.apply(c);
             index.publish(rev as i64 + 1, &[OrgUpdate::Replace(org, Arc::new(OrgIndex::build(w.data())))]);
-            compare(&w, index.load().org(org).unwrap())?;
+            compare(&w, &index.load(), org)?;
         }
+        let elsewhere = OrgId(Uuid::from_u128(8));
+        prop_assert_eq!(index.load().allowed(elsewhere, user(0), "a", Scope::Organization), None);
     }
 }
 
