@@ -236,15 +236,22 @@ impl Compiled {
         members: usize,
     ) -> Self {
         let interner = intern(keys.clone());
-        let mut own: Vec<(Box<str>, u32)> = keys
-            .filter_map(|k| interner.ids.get(k).map(|&i| (Box::from(k), i)))
+        let ids: Vec<(&str, u32)> = keys
+            .filter_map(|k| interner.ids.get(k).map(|&i| (k, i)))
             .collect();
-        own.sort_by_key(|(_, i)| *i);
-        own.dedup_by_key(|(_, i)| *i);
-        let words = own.last().map(|(_, i)| (*i as usize / 64) + 1).unwrap_or(1);
+        let words = ids
+            .iter()
+            .map(|(_, i)| *i as usize / 64 + 1)
+            .max()
+            .unwrap_or(1);
         let mut named = vec![0; words];
-        for (_, i) in &own {
-            set(&mut named, *i);
+        // Grants repeat keys: each distinct key is kept once.
+        let mut own = Vec::new();
+        for (k, i) in ids {
+            if named[i as usize / 64] & (1 << (i % 64)) == 0 {
+                set(&mut named, i);
+                own.push((Box::from(k), i));
+            }
         }
         Compiled {
             interner,

@@ -214,7 +214,7 @@ pub struct Decision {
 #[repr(C)]
 pub struct OrgIndex {
     fast: crate::compiled::Compiled,
-    roles: FxHashMap<RoleId, RoleEntry>,
+    roles: FxHashMap<RoleId, Arc<RoleEntry>>,
     members: FxHashMap<UserId, MemberStatus>,
     by_user: Grouped<UserId, AssignEntry>,
     by_group: Grouped<GroupId, AssignEntry>,
@@ -233,6 +233,21 @@ fn role_entry(name: String, grants: Vec<Grant>) -> RoleEntry {
         grants,
         overrides,
     }
+}
+
+/// The built-in roles, the same in every organization: built once and
+/// shared, not re-parsed for each organization's build.
+fn system_roles() -> &'static [(RoleId, Arc<RoleEntry>)] {
+    static ROLES: std::sync::OnceLock<Vec<(RoleId, Arc<RoleEntry>)>> = std::sync::OnceLock::new();
+    ROLES.get_or_init(|| {
+        SystemRole::ALL
+            .into_iter()
+            .map(|sys| {
+                let entry = role_entry(sys.name().to_owned(), sys.grant_list());
+                (sys.id(), Arc::new(entry))
+            })
+            .collect()
+    })
 }
 
 /// Interns every permission key the organizations' grants name, in one step
@@ -258,14 +273,11 @@ pub fn intern_keys<'a>(data: impl Iterator<Item = &'a OrgData>) {
 impl OrgIndex {
     pub fn build(data: OrgData) -> Self {
         let mut ix = OrgIndex::default();
-        for sys in SystemRole::ALL {
-            ix.roles.insert(
-                sys.id(),
-                role_entry(sys.name().to_owned(), sys.grant_list()),
-            );
+        for (id, entry) in system_roles() {
+            ix.roles.insert(*id, entry.clone());
         }
         for (id, name, grants) in data.roles {
-            ix.roles.insert(id, role_entry(name, grants));
+            ix.roles.insert(id, Arc::new(role_entry(name, grants)));
         }
         ix.members = data.members.into_iter().collect();
         let (mut by_user, mut by_group, mut by_dept) = (Vec::new(), Vec::new(), Vec::new());
@@ -498,7 +510,7 @@ impl OrgIndex {
                 (Scope::Department(a), Scope::Department(_)) => chain.contains(&a),
                 _ => false,
             })
-            .filter_map(|(e, via)| self.roles.get(&e.role).map(|role| (e, via, role)))
+            .filter_map(|(e, via)| self.roles.get(&e.role).map(|role| (e, via, &**role)))
             .collect()
     }
 
