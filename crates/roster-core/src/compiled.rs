@@ -26,10 +26,18 @@ const INLINE: usize = 4;
 #[derive(Debug, Default)]
 pub(crate) struct Interner {
     ids: FxHashMap<Box<str>, u32>,
+    /// Each id's key (for wildcard expansion).
+    names: Vec<Box<str>>,
 }
 
 /// The newest table. Taken only while compiling, never by a check.
 static INTERNER: Mutex<Option<Arc<Interner>>> = Mutex::new(None);
+
+/// The newest table as it is.
+fn current() -> Arc<Interner> {
+    let mut slot = INTERNER.lock().unwrap_or_else(|e| e.into_inner());
+    slot.get_or_insert_with(Default::default).clone()
+}
 
 /// The current table, extended (as a new table) with any of `keys` it lacks.
 /// Extending copies the table; loading many organizations interns all their
@@ -40,12 +48,14 @@ pub(crate) fn intern<'a>(keys: impl Iterator<Item = &'a str> + Clone) -> Arc<Int
     if keys.clone().all(|k| current.ids.contains_key(k)) {
         return current;
     }
-    let mut ids = current.ids.clone();
+    let (mut ids, mut names) = (current.ids.clone(), current.names.clone());
     for k in keys {
-        let n = ids.len() as u32;
-        ids.entry(Box::from(k)).or_insert(n);
+        if !ids.contains_key(k) {
+            ids.insert(Box::from(k), names.len() as u32);
+            names.push(Box::from(k));
+        }
     }
-    let next = Arc::new(Interner { ids });
+    let next = Arc::new(Interner { ids, names });
     *slot = Some(next.clone());
     next
 }
@@ -216,8 +226,6 @@ pub struct Compiled {
     /// never compiled, so only a wildcard could grant it.
     named: Vec<u64>,
     overflow: Vec<u64>,
-    /// The organization's keys with their ids (for wildcard expansion).
-    keys: Vec<(Box<str>, u32)>,
     /// Members as added, placed into `table` by [`Compiled::finish`].
     pending: Vec<UserRow>,
     /// A member's allow and deny words while compiling (reused, not reallocated per member).
@@ -235,29 +243,29 @@ impl Compiled {
         keys: impl Iterator<Item = &'a str> + Clone,
         members: usize,
     ) -> Self {
-        let interner = intern(keys.clone());
-        let ids: Vec<(&str, u32)> = keys
-            .filter_map(|k| interner.ids.get(k).map(|&i| (k, i)))
-            .collect();
-        let words = ids
-            .iter()
-            .map(|(_, i)| *i as usize / 64 + 1)
-            .max()
-            .unwrap_or(1);
-        let mut named = vec![0; words];
-        // Grants repeat keys: each distinct key is kept once.
-        let mut own = Vec::new();
-        for (k, i) in ids {
-            if named[i as usize / 64] & (1 << (i % 64)) == 0 {
-                set(&mut named, i);
-                own.push((Box::from(k), i));
+        // Usually every key is interned already: look each up once, and
+        // intern only if one is missing.
+        let mut interner = current();
+        let mut ids = Vec::new();
+        for k in keys.clone() {
+            match interner.ids.get(k) {
+                Some(&i) => ids.push(i),
+                None => {
+                    interner = intern(keys.clone());
+                    ids = keys.filter_map(|k| interner.ids.get(k).copied()).collect();
+                    break;
+                }
             }
+        }
+        let words = ids.iter().map(|i| *i as usize / 64 + 1).max().unwrap_or(1);
+        let mut named = vec![0; words];
+        for i in ids {
+            set(&mut named, i);
         }
         Compiled {
             interner,
             words,
             named,
-            keys: own,
             table: UserTable::default(),
             pending: Vec::with_capacity(members),
             overflow: Vec::new(),
@@ -283,9 +291,9 @@ impl Compiled {
             match key.strip_suffix('*') {
                 Some(prefix) => {
                     rb.wildcards = true;
-                    for (k, i) in &self.keys {
-                        if k.starts_with(prefix) {
-                            set(target, *i);
+                    for i in self.named_ids() {
+                        if self.interner.names[i as usize].starts_with(prefix) {
+                            set(target, i);
                         }
                     }
                 }
@@ -301,9 +309,17 @@ impl Compiled {
         rb
     }
 
+    /// The ids of the keys the organization's grants name.
+    fn named_ids(&self) -> impl Iterator<Item = u32> + '_ {
+        self.named.iter().enumerate().flat_map(|(w, &word)| {
+            (0..64)
+                .filter(move |b| word & (1 << b) != 0)
+                .map(move |b| (w * 64 + b) as u32)
+        })
+    }
+
     /// Drops what only compiling needed.
     pub(crate) fn finish(mut self) -> Self {
-        self.keys = Vec::new();
         self.scratch = Vec::new();
         self.table = UserTable::build(&std::mem::take(&mut self.pending));
         self
@@ -409,7 +425,6 @@ impl Compiled {
         self.overflow.len() * 8
             + self.named.len() * 8
             + self.table.slots.len() * std::mem::size_of::<UserRow>()
-            + self.keys.iter().map(|(k, _)| k.len() + 24).sum::<usize>()
     }
 }
 
