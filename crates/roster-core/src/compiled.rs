@@ -26,10 +26,18 @@ const INLINE: usize = 4;
 #[derive(Debug, Default)]
 pub(crate) struct Interner {
     ids: FxHashMap<Box<str>, u32>,
+    /// Each id's key (for wildcard expansion).
+    names: Vec<Box<str>>,
 }
 
 /// The newest table. Taken only while compiling, never by a check.
 static INTERNER: Mutex<Option<Arc<Interner>>> = Mutex::new(None);
+
+/// The newest table as it is.
+fn current() -> Arc<Interner> {
+    let mut slot = INTERNER.lock().unwrap_or_else(|e| e.into_inner());
+    slot.get_or_insert_with(Default::default).clone()
+}
 
 /// The current table, extended (as a new table) with any of `keys` it lacks.
 /// Extending copies the table; loading many organizations interns all their
@@ -40,12 +48,14 @@ pub(crate) fn intern<'a>(keys: impl Iterator<Item = &'a str> + Clone) -> Arc<Int
     if keys.clone().all(|k| current.ids.contains_key(k)) {
         return current;
     }
-    let mut ids = current.ids.clone();
+    let (mut ids, mut names) = (current.ids.clone(), current.names.clone());
     for k in keys {
-        let n = ids.len() as u32;
-        ids.entry(Box::from(k)).or_insert(n);
+        if !ids.contains_key(k) {
+            ids.insert(Box::from(k), names.len() as u32);
+            names.push(Box::from(k));
+        }
     }
-    let next = Arc::new(Interner { ids });
+    let next = Arc::new(Interner { ids, names });
     *slot = Some(next.clone());
     next
 }
@@ -58,45 +68,93 @@ struct UserRow {
     /// The user's UUID as a number; 0 (the nil UUID, never a user) marks an empty slot.
     user: u128,
     bits: [u64; INLINE],
+    /// Of the slot, not of the member in it: bit `d` is set when the slot `d`
+    /// places further on holds a member whose home is this slot.
+    hop: u64,
     /// Offset into `Compiled::overflow` when the bitset is not inline.
     offset: u32,
     flags: u8,
 }
 
-/// The members of one organization, by user id: open addressing with linear
-/// probing over a power-of-two array of [`UserRow`]s. Hand-written because a
+const _: () = assert!(std::mem::size_of::<UserRow>() == 64);
+
+/// Hop bits: how far from its home slot a member may be placed.
+const NEIGHBOURHOOD: usize = 64;
+
+/// The members of one organization, by user id: open addressing over a
+/// power-of-two array of [`UserRow`]s, each member within
+/// [`NEIGHBOURHOOD`] slots of its home slot, and each home slot saying in
+/// `hop` where its members are (hopscotch style). Hand-written because a
 /// general map keeps control bytes and entries in separate cache lines, and
-/// this lookup sits on every check: here key and answer share one line.
+/// this lookup sits on every check: key and answer share one line, most
+/// members sit in their home slot (one line read), the rest are found with
+/// one more read, and a non-member costs the home slot plus the few slots
+/// its hop bits name instead of a probe run to the next empty slot.
 #[derive(Debug, Clone, Default)]
-struct UserTable {
-    slots: Vec<UserRow>,
+pub(crate) struct UserTable {
+    /// Shared, so a snapshot can keep the table beside the organization's
+    /// entry and reach a member without reading the organization first.
+    slots: Arc<[UserRow]>,
     /// `64 - log2(slots.len())`: the multiplicative hash keeps the top bits.
     shift: u32,
 }
 
+#[inline]
+fn home(key: u128, shift: u32) -> usize {
+    let mixed = (key as u64 ^ (key >> 64) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (mixed >> shift) as usize
+}
+
+fn shift_for(size: usize) -> u32 {
+    64 - size.trailing_zeros()
+}
+
 impl UserTable {
-    fn with_capacity(n: usize) -> Self {
-        // At most 7/8 full, so probes stay short and always end at an empty slot.
-        let size = (n + n / 7 + 1).next_power_of_two().max(2);
-        UserTable {
-            slots: vec![UserRow::default(); size],
-            shift: 64 - size.trailing_zeros(),
+    /// The table of `rows` (one per member): at most 7/8 full, larger if a
+    /// member would land outside its home slot's neighbourhood.
+    fn build(rows: &[UserRow]) -> Self {
+        let n = rows.len();
+        let mut size = (n + n / 7 + 1).next_power_of_two().max(2);
+        loop {
+            if let Some(slots) = Self::place(rows, size) {
+                return UserTable {
+                    slots: slots.into(),
+                    shift: shift_for(size),
+                };
+            }
+            size *= 2;
         }
     }
 
-    #[inline]
-    fn home(&self, key: u128) -> usize {
-        let mixed = (key as u64 ^ (key >> 64) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        (mixed >> self.shift) as usize
+    /// Places every member whose home slot is free there first (most lookups
+    /// then read one line), then each other one in the first free slot after
+    /// its home; `None` if one lands too far from its home.
+    fn place(rows: &[UserRow], size: usize) -> Option<Vec<UserRow>> {
+        let mut slots = vec![UserRow::default(); size];
+        let (shift, mask) = (shift_for(size), size - 1);
+        let mut displaced = Vec::new();
+        for row in rows {
+            let h = home(row.user, shift);
+            if slots[h].user == 0 {
+                Self::put(&mut slots, h, 0, row);
+            } else {
+                displaced.push(row);
+            }
+        }
+        for row in displaced {
+            let h = home(row.user, shift);
+            let d = (1..NEIGHBOURHOOD.min(size)).find(|d| slots[(h + d) & mask].user == 0)?;
+            Self::put(&mut slots, h, d, row);
+        }
+        Some(slots)
     }
 
-    fn insert(&mut self, row: UserRow) {
-        let mask = self.slots.len() - 1;
-        let mut i = self.home(row.user);
-        while self.slots[i].user != 0 && self.slots[i].user != row.user {
-            i = (i + 1) & mask;
-        }
-        self.slots[i] = row;
+    /// Puts `row` `d` slots after its `home` slot, keeping that slot's own hop bits.
+    fn put(slots: &mut [UserRow], home: usize, d: usize, row: &UserRow) {
+        let at = (home + d) & (slots.len() - 1);
+        let hop = slots[at].hop;
+        slots[at] = UserRow { hop, ..*row };
+        slots[home].hop |= 1 << d;
     }
 
     #[inline]
@@ -104,18 +162,21 @@ impl UserTable {
         if key == 0 || self.slots.is_empty() {
             return None;
         }
+        let home = home(key, self.shift);
+        let first = &self.slots[home];
+        if first.user == key {
+            return Some(first);
+        }
         let mask = self.slots.len() - 1;
-        let mut i = self.home(key);
-        loop {
-            let slot = &self.slots[i];
+        let mut hop = first.hop & !1;
+        while hop != 0 {
+            let slot = &self.slots[(home + hop.trailing_zeros() as usize) & mask];
             if slot.user == key {
                 return Some(slot);
             }
-            if slot.user == 0 {
-                return None;
-            }
-            i = (i + 1) & mask;
+            hop &= hop - 1;
         }
+        None
     }
 }
 
@@ -137,20 +198,38 @@ pub(crate) struct RoleBits {
     pub overrides: bool,
 }
 
+impl RoleBits {
+    /// Adds `other`'s grants (both compiled for the same organization).
+    pub(crate) fn union_with(&mut self, other: &RoleBits) {
+        for (a, b) in self.allow.iter_mut().zip(&other.allow) {
+            *a |= b;
+        }
+        for (d, b) in self.deny.iter_mut().zip(&other.deny) {
+            *d |= b;
+        }
+        self.wildcards |= other.wildcards;
+        self.overrides |= other.overrides;
+    }
+}
+
+/// Field order matters: `repr(C)` with the fields every check reads first,
+/// aligned to a cache line, so a check touches one line of the organization
+/// before the member's slot (the organization's index starts with this).
 #[derive(Debug, Clone, Default)]
+#[repr(C, align(64))]
 pub struct Compiled {
-    interner: Arc<Interner>,
+    table: UserTable,
     /// Words of a member's bitset: enough for the highest id the organization uses.
     words: usize,
+    interner: Arc<Interner>,
     /// The keys the organization's grants name; a key outside this set was
     /// never compiled, so only a wildcard could grant it.
     named: Vec<u64>,
-    /// The organization's keys with their ids (for wildcard expansion).
-    keys: Vec<(Box<str>, u32)>,
-    /// Members as added, moved into `table` by [`Compiled::finish`].
-    pending: Vec<UserRow>,
-    table: UserTable,
     overflow: Vec<u64>,
+    /// Members as added, placed into `table` by [`Compiled::finish`].
+    pending: Vec<UserRow>,
+    /// A member's allow and deny words while compiling (reused, not reallocated per member).
+    scratch: Vec<u64>,
 }
 
 fn set(bits: &mut [u64], i: u32) {
@@ -158,27 +237,39 @@ fn set(bits: &mut [u64], i: u32) {
 }
 
 impl Compiled {
-    /// Interns `keys` (every non-wildcard key named by a grant of the organization).
-    pub(crate) fn with_keys<'a>(keys: impl Iterator<Item = &'a str> + Clone) -> Self {
-        let interner = intern(keys.clone());
-        let mut own: Vec<(Box<str>, u32)> = keys
-            .filter_map(|k| interner.ids.get(k).map(|&i| (Box::from(k), i)))
-            .collect();
-        own.sort_by_key(|(_, i)| *i);
-        own.dedup_by_key(|(_, i)| *i);
-        let words = own.last().map(|(_, i)| (*i as usize / 64) + 1).unwrap_or(1);
+    /// Interns `keys` (every non-wildcard key named by a grant of the
+    /// organization), with room for `members` members.
+    pub(crate) fn with_keys<'a>(
+        keys: impl Iterator<Item = &'a str> + Clone,
+        members: usize,
+    ) -> Self {
+        // Usually every key is interned already: look each up once, and
+        // intern only if one is missing.
+        let mut interner = current();
+        let mut ids = Vec::new();
+        for k in keys.clone() {
+            match interner.ids.get(k) {
+                Some(&i) => ids.push(i),
+                None => {
+                    interner = intern(keys.clone());
+                    ids = keys.filter_map(|k| interner.ids.get(k).copied()).collect();
+                    break;
+                }
+            }
+        }
+        let words = ids.iter().map(|i| *i as usize / 64 + 1).max().unwrap_or(1);
         let mut named = vec![0; words];
-        for (_, i) in &own {
-            set(&mut named, *i);
+        for i in ids {
+            set(&mut named, i);
         }
         Compiled {
             interner,
             words,
             named,
-            keys: own,
-            pending: Vec::new(),
             table: UserTable::default(),
+            pending: Vec::with_capacity(members),
             overflow: Vec::new(),
+            scratch: Vec::new(),
         }
     }
 
@@ -200,9 +291,9 @@ impl Compiled {
             match key.strip_suffix('*') {
                 Some(prefix) => {
                     rb.wildcards = true;
-                    for (k, i) in &self.keys {
-                        if k.starts_with(prefix) {
-                            set(target, *i);
+                    for i in self.named_ids() {
+                        if self.interner.names[i as usize].starts_with(prefix) {
+                            set(target, i);
                         }
                     }
                 }
@@ -218,26 +309,34 @@ impl Compiled {
         rb
     }
 
+    /// The ids of the keys the organization's grants name.
+    fn named_ids(&self) -> impl Iterator<Item = u32> + '_ {
+        self.named.iter().enumerate().flat_map(|(w, &word)| {
+            (0..64)
+                .filter(move |b| word & (1 << b) != 0)
+                .map(move |b| (w * 64 + b) as u32)
+        })
+    }
+
     /// Drops what only compiling needed.
     pub(crate) fn finish(mut self) -> Self {
-        self.keys = Vec::new();
-        let pending = std::mem::take(&mut self.pending);
-        self.table = UserTable::with_capacity(pending.len());
-        for row in pending {
-            self.table.insert(row);
-        }
+        self.scratch = Vec::new();
+        self.table = UserTable::build(&std::mem::take(&mut self.pending));
         self
     }
 
-    /// Records a member's decision from the roles that reach them at organization scope.
+    /// Records a member's decision from the roles that reach them at
+    /// organization scope (once per member).
     pub(crate) fn add_user<'a>(
         &mut self,
         user: UserId,
         active: bool,
         roles: impl Iterator<Item = &'a RoleBits>,
     ) {
-        let mut allow = vec![0u64; self.words];
-        let mut deny = vec![0u64; self.words];
+        let words = self.words;
+        self.scratch.clear();
+        self.scratch.resize(2 * words, 0);
+        let (allow, deny) = self.scratch.split_at_mut(words);
         let mut flags = if active { ACTIVE } else { 0 };
         for r in roles {
             if r.overrides {
@@ -246,19 +345,18 @@ impl Compiled {
             if r.wildcards {
                 flags |= WILDCARDS;
             }
-            for w in 0..self.words {
+            for w in 0..words {
                 allow[w] |= r.allow[w];
                 deny[w] |= r.deny[w];
             }
         }
-        let decided = allow.iter().zip(&deny).map(|(a, d)| a & !d);
+        let decided = allow.iter().zip(deny.iter()).map(|(a, d)| a & !d);
         let mut row = UserRow {
             user: user.uuid().as_u128(),
             flags,
-            offset: 0,
-            bits: [0; INLINE],
+            ..Default::default()
         };
-        if self.words <= INLINE {
+        if words <= INLINE {
             for (slot, w) in row.bits.iter_mut().zip(decided) {
                 *slot = w;
             }
@@ -269,10 +367,26 @@ impl Compiled {
         self.pending.push(row);
     }
 
+    /// The organization's members, to keep beside the organization's entry.
+    pub(crate) fn members(&self) -> &UserTable {
+        &self.table
+    }
+
     /// The decision at organization scope, as far as the bitsets know it.
     #[inline]
     pub fn check(&self, user: UserId, permission: &str) -> Fast {
-        let Some(u) = self.table.get(user.uuid().as_u128()) else {
+        self.check_in(&self.table, user, permission)
+    }
+
+    /// [`Compiled::check`] with the member table given: this
+    /// organization's own, held elsewhere (see [`Compiled::members`]).
+    #[inline]
+    pub(crate) fn check_in(&self, members: &UserTable, user: UserId, permission: &str) -> Fast {
+        // The member's slot is the access likely to miss the cache; the key
+        // table is small and hot. Neither depends on the other.
+        let row = members.get(user.uuid().as_u128());
+        let key = self.interner.ids.get(permission).copied();
+        let Some(u) = row else {
             return Fast::Denied;
         };
         if u.flags & ACTIVE == 0 {
@@ -281,27 +395,27 @@ impl Compiled {
         if u.flags & OVERRIDE != 0 {
             return Fast::Allowed;
         }
-        let unnamed = if u.flags & WILDCARDS != 0 {
-            Fast::Unknown
-        } else {
-            Fast::Denied
+        let (w, bit) = match key {
+            Some(i) => (i as usize / 64, 1u64 << (i % 64)),
+            None => (usize::MAX, 0),
         };
-        let Some(&i) = self.interner.ids.get(permission) else {
-            return unnamed;
-        };
-        let (w, bit) = (i as usize / 64, 1u64 << (i % 64));
-        if w >= self.words || self.named[w] & bit == 0 {
-            return unnamed;
-        }
         let word = if self.words <= INLINE {
-            u.bits[w]
-        } else {
+            u.bits.get(w).copied().unwrap_or(0)
+        } else if w < self.words {
             self.overflow[u.offset as usize + w]
+        } else {
+            0
         };
         if word & bit != 0 {
-            Fast::Allowed
-        } else {
+            return Fast::Allowed;
+        }
+        // A set bit is always a named key, so only a member holding a
+        // wildcard needs the named set: a key the organization's grants never
+        // name may still be covered by the wildcard.
+        if u.flags & WILDCARDS == 0 || self.named.get(w).is_some_and(|n| n & bit != 0) {
             Fast::Denied
+        } else {
+            Fast::Unknown
         }
     }
 
@@ -311,6 +425,70 @@ impl Compiled {
         self.overflow.len() * 8
             + self.named.len() * 8
             + self.table.slots.len() * std::mem::size_of::<UserRow>()
-            + self.keys.iter().map(|(k, _)| k.len() + 24).sum::<usize>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    fn row(user: u128, flags: u8) -> UserRow {
+        UserRow {
+            user,
+            flags,
+            ..Default::default()
+        }
+    }
+
+    /// A cheap deterministic stream of non-zero keys.
+    fn keys() -> impl Iterator<Item = u128> {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        std::iter::repeat_with(move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (u128::from(x) << 64) | u128::from(x.rotate_left(29)) | 1
+        })
+    }
+
+    #[test]
+    fn every_member_is_found_and_no_one_else() {
+        let members: Vec<u128> = keys().take(5_000).collect();
+        let rows: Vec<UserRow> = members.iter().map(|k| row(*k, (*k % 7) as u8)).collect();
+        let table = UserTable::build(&rows);
+        for k in &members {
+            let found = table.get(*k).expect("a member is found");
+            assert_eq!((found.user, found.flags), (*k, (*k % 7) as u8));
+        }
+        for k in keys().skip(5_000).take(5_000) {
+            assert!(table.get(k).is_none(), "{k:x} is not a member");
+        }
+        assert!(table.get(0).is_none());
+        assert!(UserTable::default().get(members[0]).is_none());
+    }
+
+    #[test]
+    fn members_crowding_one_home_slot_grow_the_table() {
+        // More members share one home slot than its neighbourhood can hold,
+        // so the first placement fails and the table grows until it fits.
+        let crowd: Vec<u128> = keys()
+            .filter(|k| home(*k, shift_for(128)) == 5)
+            .take(NEIGHBOURHOOD + 6)
+            .collect();
+        let rows: Vec<UserRow> = crowd.iter().map(|k| row(*k, ACTIVE)).collect();
+        assert!(UserTable::place(&rows, 128).is_none());
+        let table = UserTable::build(&rows);
+        assert!(table.slots.len() > 128);
+        for k in &crowd {
+            assert_eq!(table.get(*k).map(|r| r.user), Some(*k));
+        }
+        for k in keys()
+            .filter(|k| home(*k, shift_for(128)) == 5)
+            .skip(crowd.len())
+            .take(50)
+        {
+            assert!(table.get(k).is_none());
+        }
     }
 }

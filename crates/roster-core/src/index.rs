@@ -7,11 +7,14 @@
 //! current snapshot without locks and never see half an update. A snapshot
 //! older than the published one is never installed (revisions only grow).
 
+use crate::compiled::RoleBits;
 use crate::ids::*;
 use crate::model::*;
 use arc_swap::ArcSwap;
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
+use std::hash::Hash;
 use std::sync::Arc;
 
 /// The plain rows of one organization that the index is built from.
@@ -42,6 +45,116 @@ struct AssignEntry {
     role: RoleId,
     scope: Scope,
     primary: bool,
+}
+
+/// Values grouped by key, all in one vector: a key's values keep the order
+/// they were added in. Stands in for a map of small vectors, which costs an
+/// allocation per member on every build.
+#[derive(Debug, Clone)]
+struct Grouped<K, V> {
+    ranges: FxHashMap<K, (u32, u32)>,
+    values: Vec<V>,
+}
+
+impl<K, V> Default for Grouped<K, V> {
+    fn default() -> Self {
+        Grouped {
+            ranges: FxHashMap::default(),
+            values: Vec::new(),
+        }
+    }
+}
+
+impl<K: Copy + Eq + Hash, V: Copy> Grouped<K, V> {
+    fn new(pairs: Vec<(K, V)>) -> Self {
+        // Count each key's values, turn the counts into ranges, then place
+        // every value at its range's cursor.
+        let mut ranges: FxHashMap<K, (u32, u32)> = FxHashMap::default();
+        for (k, _) in &pairs {
+            ranges.entry(*k).or_default().1 += 1;
+        }
+        let mut start = 0;
+        for r in ranges.values_mut() {
+            let n = r.1;
+            *r = (start, start);
+            start += n;
+        }
+        let mut values: Vec<V> = pairs.iter().map(|(_, v)| *v).collect();
+        for (k, v) in pairs {
+            if let Some(r) = ranges.get_mut(&k) {
+                values[r.1 as usize] = v;
+                r.1 += 1;
+            }
+        }
+        Grouped { ranges, values }
+    }
+
+    fn get(&self, k: &K) -> &[V] {
+        match self.ranges.get(k) {
+            Some(&(a, b)) => &self.values[a as usize..b as usize],
+            None => &[],
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&K, &[V])> {
+        self.ranges
+            .iter()
+            .map(|(k, &(a, b))| (k, &self.values[a as usize..b as usize]))
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.ranges.capacity() * (std::mem::size_of::<(K, (u32, u32))>() + 1)
+            + self.values.capacity() * std::mem::size_of::<V>()
+    }
+}
+
+/// Unions of role bitsets shared by many members (a group's roles, a
+/// department's with its ancestors'), built once per organization build.
+#[derive(Default)]
+struct Unions {
+    sets: Vec<RoleBits>,
+}
+
+impl Unions {
+    /// `base` (an earlier union, or nothing) joined with `roles`; no new set
+    /// when `roles` is empty, so departments without bindings share their
+    /// parent's.
+    fn add<'a>(
+        &mut self,
+        base: Option<usize>,
+        roles: impl Iterator<Item = &'a RoleBits>,
+    ) -> Option<usize> {
+        let mut acc: Option<RoleBits> = None;
+        for r in roles {
+            match &mut acc {
+                Some(a) => a.union_with(r),
+                None => {
+                    let mut a = r.clone();
+                    if let Some(b) = base {
+                        a.union_with(&self.sets[b]);
+                    }
+                    acc = Some(a);
+                }
+            }
+        }
+        match acc {
+            Some(a) => {
+                self.sets.push(a);
+                Some(self.sets.len() - 1)
+            }
+            None => base,
+        }
+    }
+}
+
+/// The bitsets of the organization-scope roles among `list`'s assignments.
+fn org_scope_bits<'a>(
+    list: &'a [AssignEntry],
+    role_bits: &'a FxHashMap<RoleId, RoleBits>,
+) -> impl Iterator<Item = &'a RoleBits> {
+    list.iter()
+        .filter(|e| e.scope == Scope::Organization)
+        .filter_map(|e| role_bits.get(&e.role))
 }
 
 /// How a reachable role reached the user.
@@ -95,18 +208,20 @@ pub struct Decision {
     pub reasons: Vec<Reason>,
 }
 
-/// One organization's immutable decision data.
+/// One organization's immutable decision data. `repr(C)` keeps the compiled
+/// fast path at the start, on the first cache line a check touches.
 #[derive(Debug, Clone, Default)]
+#[repr(C)]
 pub struct OrgIndex {
-    roles: HashMap<RoleId, RoleEntry>,
-    members: HashMap<UserId, MemberStatus>,
-    by_user: HashMap<UserId, Vec<AssignEntry>>,
-    by_group: HashMap<GroupId, Vec<AssignEntry>>,
-    by_dept: HashMap<DeptId, Vec<AssignEntry>>,
-    user_groups: HashMap<UserId, Vec<GroupId>>,
-    user_depts: HashMap<UserId, Vec<DeptId>>,
-    dept_parent: HashMap<DeptId, Option<DeptId>>,
     fast: crate::compiled::Compiled,
+    roles: FxHashMap<RoleId, Arc<RoleEntry>>,
+    members: FxHashMap<UserId, MemberStatus>,
+    by_user: Grouped<UserId, AssignEntry>,
+    by_group: Grouped<GroupId, AssignEntry>,
+    by_dept: Grouped<DeptId, AssignEntry>,
+    user_groups: Grouped<UserId, GroupId>,
+    user_depts: Grouped<UserId, DeptId>,
+    dept_parent: FxHashMap<DeptId, Option<DeptId>>,
 }
 
 fn role_entry(name: String, grants: Vec<Grant>) -> RoleEntry {
@@ -118,6 +233,21 @@ fn role_entry(name: String, grants: Vec<Grant>) -> RoleEntry {
         grants,
         overrides,
     }
+}
+
+/// The built-in roles, the same in every organization: built once and
+/// shared, not re-parsed for each organization's build.
+fn system_roles() -> &'static [(RoleId, Arc<RoleEntry>)] {
+    static ROLES: std::sync::OnceLock<Vec<(RoleId, Arc<RoleEntry>)>> = std::sync::OnceLock::new();
+    ROLES.get_or_init(|| {
+        SystemRole::ALL
+            .into_iter()
+            .map(|sys| {
+                let entry = role_entry(sys.name().to_owned(), sys.grant_list());
+                (sys.id(), Arc::new(entry))
+            })
+            .collect()
+    })
 }
 
 /// Interns every permission key the organizations' grants name, in one step
@@ -143,16 +273,14 @@ pub fn intern_keys<'a>(data: impl Iterator<Item = &'a OrgData>) {
 impl OrgIndex {
     pub fn build(data: OrgData) -> Self {
         let mut ix = OrgIndex::default();
-        for sys in SystemRole::ALL {
-            ix.roles.insert(
-                sys.id(),
-                role_entry(sys.name().to_owned(), sys.grant_list()),
-            );
+        for (id, entry) in system_roles() {
+            ix.roles.insert(*id, entry.clone());
         }
         for (id, name, grants) in data.roles {
-            ix.roles.insert(id, role_entry(name, grants));
+            ix.roles.insert(id, Arc::new(role_entry(name, grants)));
         }
         ix.members = data.members.into_iter().collect();
+        let (mut by_user, mut by_group, mut by_dept) = (Vec::new(), Vec::new(), Vec::new());
         for a in data.assignments {
             let e = AssignEntry {
                 id: a.id,
@@ -161,17 +289,21 @@ impl OrgIndex {
                 primary: a.is_primary,
             };
             match a.principal {
-                Principal::User(u) => ix.by_user.entry(u).or_default().push(e),
-                Principal::Group(g) => ix.by_group.entry(g).or_default().push(e),
-                Principal::Department(d) => ix.by_dept.entry(d).or_default().push(e),
+                Principal::User(u) => by_user.push((u, e)),
+                Principal::Group(g) => by_group.push((g, e)),
+                Principal::Department(d) => by_dept.push((d, e)),
             }
         }
-        for (g, u) in data.group_members {
-            ix.user_groups.entry(u).or_default().push(g);
-        }
-        for (d, u) in data.dept_members {
-            ix.user_depts.entry(u).or_default().push(d);
-        }
+        ix.by_user = Grouped::new(by_user);
+        ix.by_group = Grouped::new(by_group);
+        ix.by_dept = Grouped::new(by_dept);
+        ix.user_groups = Grouped::new(
+            data.group_members
+                .into_iter()
+                .map(|(g, u)| (u, g))
+                .collect(),
+        );
+        ix.user_depts = Grouped::new(data.dept_members.into_iter().map(|(d, u)| (u, d)).collect());
         ix.dept_parent = data
             .departments
             .into_iter()
@@ -182,6 +314,10 @@ impl OrgIndex {
     }
 
     /// Builds the fast path: interned keys, per-role and per-member bitsets.
+    /// A member's row is the union of the organization-scope roles that reach
+    /// them, so the unions are taken once per principal (the user's own roles,
+    /// each group, each department with its ancestors) and not per member and
+    /// path as [`OrgIndex::reachable`] would (that also records the paths).
     fn compile(&self) -> crate::compiled::Compiled {
         let mut c = crate::compiled::Compiled::with_keys(
             self.roles
@@ -189,8 +325,9 @@ impl OrgIndex {
                 .flat_map(|r| r.grants.iter())
                 .map(|g| g.permission.as_str())
                 .filter(|k| !k.ends_with('*')),
+            self.members.len(),
         );
-        let role_bits: HashMap<RoleId, crate::compiled::RoleBits> = self
+        let role_bits: FxHashMap<RoleId, RoleBits> = self
             .roles
             .iter()
             .map(|(id, r)| {
@@ -201,22 +338,107 @@ impl OrgIndex {
                 (*id, c.role_bits(grants, r.overrides))
             })
             .collect();
+        let org_roles = |list| org_scope_bits(list, &role_bits);
+        let mut unions = Unions::default();
+        let groups: FxHashMap<GroupId, Option<usize>> = self
+            .by_group
+            .iter()
+            .map(|(g, list)| (*g, unions.add(None, org_roles(list))))
+            .collect();
+        let depts = self.dept_unions(&mut unions, &role_bits);
         for (user, status) in &self.members {
-            let reach = self.reachable(*user);
-            let roles = reach
+            let shared = self
+                .user_groups
+                .get(user)
                 .iter()
-                .filter(|(e, _)| e.scope == Scope::Organization)
-                .filter_map(|(e, _)| role_bits.get(&e.role));
+                .filter_map(|g| groups.get(g).copied().flatten())
+                .chain(
+                    self.user_depts
+                        .get(user)
+                        .iter()
+                        .filter_map(|d| depts.get(d).copied().flatten()),
+                )
+                .map(|i| &unions.sets[i]);
+            let roles = org_roles(self.by_user.get(user)).chain(shared);
             c.add_user(*user, *status == MemberStatus::Active, roles);
         }
         c.finish()
     }
 
+    /// For every department a member sits in: the union of the
+    /// organization-scope roles bound to it and to its ancestors (an index
+    /// into `unions`, `None` when there are none). Each department is computed
+    /// once, from its parent's union, walking up iteratively so chains of any
+    /// depth work; a corrupt parent map with a cycle gives every department on
+    /// the cycle the roles of the whole cycle, as [`OrgIndex::ancestors`] does.
+    fn dept_unions(
+        &self,
+        unions: &mut Unions,
+        role_bits: &FxHashMap<RoleId, RoleBits>,
+    ) -> FxHashMap<DeptId, Option<usize>> {
+        let org_roles = |list| org_scope_bits(list, role_bits);
+        let mut memo: FxHashMap<DeptId, Option<usize>> = FxHashMap::default();
+        let mut path: Vec<DeptId> = Vec::new();
+        let mut on_path: FxHashMap<DeptId, usize> = FxHashMap::default();
+        for start in &self.user_depts.values {
+            // Walk up to a department already computed, a root, or a cycle.
+            let mut inherited = None;
+            let mut cycle_at = None;
+            let mut cur = *start;
+            loop {
+                if let Some(done) = memo.get(&cur) {
+                    inherited = *done;
+                    break;
+                }
+                if let Some(&at) = on_path.get(&cur) {
+                    cycle_at = Some(at);
+                    break;
+                }
+                on_path.insert(cur, path.len());
+                path.push(cur);
+                match self.dept_parent.get(&cur) {
+                    Some(Some(p)) => cur = *p,
+                    _ => break,
+                }
+            }
+            if let Some(at) = cycle_at {
+                // Every department on the cycle reaches every other one.
+                let cycle = &path[at..];
+                let all = cycle.iter().flat_map(|d| org_roles(self.by_dept.get(d)));
+                inherited = unions.add(None, all);
+                for d in cycle {
+                    memo.insert(*d, inherited);
+                }
+                path.truncate(at);
+            }
+            // Fold down from the top: each department adds its own bindings.
+            while let Some(d) = path.pop() {
+                inherited = unions.add(inherited, org_roles(self.by_dept.get(&d)));
+                memo.insert(d, inherited);
+            }
+            on_path.clear();
+        }
+        memo
+    }
+
     /// The answer alone, as fast as the index can give it.
     #[inline]
     pub fn allowed(&self, user: UserId, permission: &str, scope: Scope) -> bool {
+        self.allowed_in(self.fast.members(), user, permission, scope)
+    }
+
+    /// [`OrgIndex::allowed`] with this organization's member table given
+    /// (the copy a snapshot keeps beside the organization's entry).
+    #[inline]
+    fn allowed_in(
+        &self,
+        members: &crate::compiled::UserTable,
+        user: UserId,
+        permission: &str,
+        scope: Scope,
+    ) -> bool {
         if scope == Scope::Organization {
-            match self.fast.check(user, permission) {
+            match self.fast.check_in(members, user, permission) {
                 crate::compiled::Fast::Allowed => return true,
                 crate::compiled::Fast::Denied => return false,
                 crate::compiled::Fast::Unknown => {}
@@ -232,20 +454,13 @@ impl OrgIndex {
             .values()
             .map(|r| r.grants.len() * 48 + r.name.len() + 64)
             .sum();
-        let lists = self
-            .by_user
-            .values()
-            .chain(self.by_group.values())
-            .chain(self.by_dept.values());
-        let assigns: usize = lists.map(|v| v.capacity() * 56 + 48).sum();
         roles
-            + assigns
+            + self.by_user.heap_bytes()
+            + self.by_group.heap_bytes()
+            + self.by_dept.heap_bytes()
+            + self.user_groups.heap_bytes()
+            + self.user_depts.heap_bytes()
             + self.members.capacity() * 24
-            + self
-                .user_depts
-                .values()
-                .map(|v| v.capacity() * 16 + 48)
-                .sum::<usize>()
             + self.dept_parent.capacity() * 40
             + self.fast.heap_bytes()
     }
@@ -295,25 +510,25 @@ impl OrgIndex {
                 (Scope::Department(a), Scope::Department(_)) => chain.contains(&a),
                 _ => false,
             })
-            .filter_map(|(e, via)| self.roles.get(&e.role).map(|role| (e, via, role)))
+            .filter_map(|(e, via)| self.roles.get(&e.role).map(|role| (e, via, &**role)))
             .collect()
     }
 
     /// Every role assignment that reaches `user`, with how it got there.
     fn reachable(&self, user: UserId) -> Vec<(AssignEntry, Via)> {
         let mut out = Vec::new();
-        for e in self.by_user.get(&user).into_iter().flatten() {
+        for e in self.by_user.get(&user) {
             out.push((*e, if e.primary { Via::Primary } else { Via::Direct }));
         }
-        for g in self.user_groups.get(&user).into_iter().flatten() {
-            for e in self.by_group.get(g).into_iter().flatten() {
+        for g in self.user_groups.get(&user) {
+            for e in self.by_group.get(g) {
                 out.push((*e, Via::Group { group_id: *g }));
             }
         }
-        for d in self.user_depts.get(&user).into_iter().flatten() {
+        for d in self.user_depts.get(&user) {
             let chain = self.ancestors(*d);
             for (i, a) in chain.iter().enumerate() {
-                for e in self.by_dept.get(a).into_iter().flatten() {
+                for e in self.by_dept.get(a) {
                     out.push((
                         *e,
                         Via::Department {
@@ -471,13 +686,7 @@ impl OrgIndex {
 
     /// Departments where the user is a direct member, plus all their descendants.
     pub fn department_scope(&self, user: UserId) -> Vec<DeptId> {
-        let own: HashSet<DeptId> = self
-            .user_depts
-            .get(&user)
-            .into_iter()
-            .flatten()
-            .copied()
-            .collect();
+        let own: HashSet<DeptId> = self.user_depts.get(&user).iter().copied().collect();
         let mut out: Vec<DeptId> = self
             .dept_parent
             .keys()
@@ -504,16 +713,61 @@ pub struct Effective {
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     pub revision: i64,
-    orgs: rustc_hash::FxHashMap<OrgId, (i64, Arc<OrgIndex>)>,
+    /// By the organization's UUID as a number: hashing a `u128` is a couple
+    /// of multiplications, hashing the id's bytes a general byte-string hash,
+    /// and this lookup is on every check.
+    orgs: FxHashMap<u128, OrgEntry>,
+}
+
+/// An organization in the snapshot: its index, and its member table (shared
+/// with the index) kept here so a check reaches the member's slot straight
+/// from the map entry instead of reading the organization's index first.
+#[derive(Debug, Clone)]
+struct OrgEntry {
+    revision: i64,
+    index: Arc<OrgIndex>,
+    members: crate::compiled::UserTable,
+}
+
+impl OrgEntry {
+    fn new(revision: i64, index: Arc<OrgIndex>) -> Self {
+        let members = index.fast.members().clone();
+        OrgEntry {
+            revision,
+            index,
+            members,
+        }
+    }
+}
+
+fn org_key(org: OrgId) -> u128 {
+    org.uuid().as_u128()
 }
 
 impl Snapshot {
+    #[inline]
     pub fn org(&self, org: OrgId) -> Option<&Arc<OrgIndex>> {
-        self.orgs.get(&org).map(|(_, ix)| ix)
+        self.orgs.get(&org_key(org)).map(|e| &e.index)
     }
+
+    /// [`OrgIndex::allowed`] in `org` (`None` if the snapshot has no such
+    /// organization), a memory read shorter than going through
+    /// [`Snapshot::org`].
+    #[inline]
+    pub fn allowed(
+        &self,
+        org: OrgId,
+        user: UserId,
+        permission: &str,
+        scope: Scope,
+    ) -> Option<bool> {
+        let e = self.orgs.get(&org_key(org))?;
+        Some(e.index.allowed_in(&e.members, user, permission, scope))
+    }
+
     /// The revision at which an organization's index was last rebuilt.
     pub fn org_revision(&self, org: OrgId) -> Option<i64> {
-        self.orgs.get(&org).map(|(r, _)| *r)
+        self.orgs.get(&org_key(org)).map(|e| e.revision)
     }
 
     pub fn org_count(&self) -> usize {
@@ -524,9 +778,9 @@ impl Snapshot {
     pub fn heap_bytes(&self) -> usize {
         self.orgs
             .values()
-            .map(|(_, ix)| ix.heap_bytes())
+            .map(|e| e.index.heap_bytes())
             .sum::<usize>()
-            + self.orgs.capacity() * 40
+            + self.orgs.capacity() * (std::mem::size_of::<(u128, OrgEntry)>() + 1)
     }
 }
 
@@ -561,7 +815,7 @@ impl Index {
     pub fn install(&self, revision: i64, orgs: Vec<(OrgId, OrgIndex)>) {
         let orgs = orgs
             .into_iter()
-            .map(|(id, ix)| (id, (revision, Arc::new(ix))))
+            .map(|(id, ix)| (org_key(id), OrgEntry::new(revision, Arc::new(ix))))
             .collect();
         self.current.store(Arc::new(Snapshot { revision, orgs }));
     }
@@ -592,13 +846,14 @@ impl Index {
             for u in updates {
                 match u {
                     OrgUpdate::Replace(id, ix) => {
-                        let newer = next.orgs.get(id).is_some_and(|(r, _)| *r > revision);
+                        let key = org_key(*id);
+                        let newer = next.orgs.get(&key).is_some_and(|e| e.revision > revision);
                         if !newer {
-                            next.orgs.insert(*id, (revision, ix.clone()));
+                            next.orgs.insert(key, OrgEntry::new(revision, ix.clone()));
                         }
                     }
                     OrgUpdate::Remove(id) => {
-                        next.orgs.remove(id);
+                        next.orgs.remove(&org_key(*id));
                     }
                 }
             }
@@ -610,9 +865,9 @@ impl Index {
 impl OrgIndex {
     /// Does the user hold `role` directly at organization scope (primary or assigned)?
     pub fn holds_role(&self, user: UserId, role: RoleId) -> bool {
-        self.by_user.get(&user).is_some_and(|v| {
-            v.iter()
-                .any(|e| e.role == role && e.scope == Scope::Organization)
-        })
+        self.by_user
+            .get(&user)
+            .iter()
+            .any(|e| e.role == role && e.scope == Scope::Organization)
     }
 }

@@ -4,7 +4,7 @@
 //! after random changes.
 
 use proptest::prelude::*;
-use roster_core::index::{Index, OrgData, OrgIndex, OrgUpdate};
+use roster_core::index::{Index, OrgData, OrgIndex, OrgUpdate, Snapshot};
 use roster_core::*;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -222,7 +222,8 @@ fn reference(w: &World, u: usize, asked: &str, scope: Scope) -> bool {
     allow && !deny
 }
 
-fn compare(w: &World, ix: &OrgIndex) -> Result<(), TestCaseError> {
+fn compare(w: &World, snap: &Snapshot, org: OrgId) -> Result<(), TestCaseError> {
+    let ix = snap.org(org).unwrap();
     let mut scopes = vec![
         Scope::Organization,
         Scope::Project(project(0)),
@@ -251,6 +252,14 @@ fn compare(w: &World, ix: &OrgIndex) -> Result<(), TestCaseError> {
                     asked,
                     scope
                 );
+                prop_assert_eq!(
+                    snap.allowed(org, user(u), asked, *scope),
+                    Some(want),
+                    "snapshot user {} {} {:?}",
+                    u,
+                    asked,
+                    scope
+                );
                 if exact.allowed {
                     prop_assert!(!exact.reasons.is_empty(), "an allow names its reasons");
                 }
@@ -272,10 +281,11 @@ fn status() -> impl Strategy<Value = Option<MemberStatus>> {
 fn world() -> impl Strategy<Value = World> {
     (
         prop::collection::vec(status(), USERS),
-        prop::collection::vec(any::<prop::sample::Index>(), 0..6),
-        prop::collection::vec(any::<bool>(), 0..6),
-        prop::collection::vec((0..6usize, 0..USERS), 0..8),
-        prop::collection::vec((0..GROUPS, 0..USERS), 0..4),
+        prop::collection::vec(any::<prop::sample::Index>(), 0..8),
+        prop::collection::vec(any::<bool>(), 0..8),
+        // several departments and groups per user, so members share unions
+        prop::collection::vec((0..8usize, 0..USERS), 0..12),
+        prop::collection::vec((0..GROUPS, 0..USERS), 0..6),
         prop::collection::vec(
             prop::collection::vec((0..KEYS.len(), prop::bool::weighted(0.7)), 0..4),
             0..4,
@@ -380,12 +390,14 @@ proptest! {
         let org = OrgId(Uuid::from_u128(7));
         let mut w = w;
         index.install(0, vec![(org, OrgIndex::build(w.data()))]);
-        compare(&w, index.load().org(org).unwrap())?;
+        compare(&w, &index.load(), org)?;
         for (rev, c) in changes.iter().enumerate() {
             w.apply(c);
             index.publish(rev as i64 + 1, &[OrgUpdate::Replace(org, Arc::new(OrgIndex::build(w.data())))]);
-            compare(&w, index.load().org(org).unwrap())?;
+            compare(&w, &index.load(), org)?;
         }
+        let elsewhere = OrgId(Uuid::from_u128(8));
+        prop_assert_eq!(index.load().allowed(elsewhere, user(0), "a", Scope::Organization), None);
     }
 }
 
@@ -411,6 +423,88 @@ fn deep_department_chains_have_no_depth_limit() {
         roster_core::index::Via::Department { path, .. } => assert_eq!(path.len(), n),
         other => panic!("unexpected {other:?}"),
     }
+}
+
+#[test]
+fn deep_chains_with_bindings_at_many_levels_agree_with_the_reference() {
+    let n = 3_000;
+    let parents: Vec<Option<usize>> = (0..n)
+        .map(|i| if i == 0 { None } else { Some(i - 1) })
+        .collect();
+    let w = World {
+        status: vec![Some(MemberStatus::Active); USERS],
+        parents,
+        // members at several depths, one in two departments, one also in a group
+        dept_members: vec![(n - 1, 0), (1_000, 1), (2_000, 2), (10, 2), (2_600, 3)],
+        group_members: vec![(0, 3)],
+        // 0: allow a; 1: deny a; 2: allow a.*, b
+        roles: vec![
+            vec![(0, true)],
+            vec![(0, false)],
+            vec![(4, true), (1, true)],
+        ],
+        assignments: vec![
+            (0, 0, 2, 0, 0),     // role 0 bound to the root
+            (0, 2, 2, 1_500, 0), // role 2 halfway down
+            (0, 1, 2, 2_500, 0), // role 1 (deny a) near the bottom
+            (0, 1, 1, 0, 0),     // role 1 to group 0
+            (0, 2, 0, 4, 2),     // a project-scope role: not in the bitsets
+        ],
+    };
+    let ix = OrgIndex::build(w.data());
+    for u in 0..USERS {
+        for asked in ASKED {
+            let want = reference(&w, u, asked, Scope::Organization);
+            assert_eq!(
+                ix.allowed(user(u), asked, Scope::Organization),
+                want,
+                "user {u} {asked}"
+            );
+        }
+    }
+    assert!(!ix.allowed(user(0), "a", Scope::Organization)); // the deny below wins
+    assert!(ix.allowed(user(1), "a", Scope::Organization));
+    assert!(!ix.allowed(user(1), "b", Scope::Organization));
+    assert!(ix.allowed(user(2), "a.z", Scope::Organization));
+}
+
+#[test]
+fn a_department_cycle_gives_its_members_the_whole_cycles_roles() {
+    // The store refuses cycles; a corrupt parent map must still terminate and
+    // the fast path must agree with the exact evaluator.
+    let w = World {
+        status: vec![Some(MemberStatus::Active); USERS],
+        parents: vec![None, None, None, None],
+        dept_members: vec![(3, 0), (0, 1), (1, 2)],
+        group_members: vec![],
+        roles: vec![vec![(0, true)], vec![(1, true)], vec![(6, false)]],
+        assignments: vec![(0, 0, 2, 2, 0), (0, 1, 2, 3, 0), (0, 2, 2, 1, 0)],
+    };
+    let mut data = w.data();
+    // 0 -> 1 -> 2 -> 0, and 3 hangs below 0
+    data.departments = vec![
+        (dept(0), Some(dept(1)), "d0".into()),
+        (dept(1), Some(dept(2)), "d1".into()),
+        (dept(2), Some(dept(0)), "d2".into()),
+        (dept(3), Some(dept(0)), "d3".into()),
+    ];
+    let ix = OrgIndex::build(data);
+    for u in 0..USERS {
+        for asked in ASKED {
+            let exact = ix.check(user(u), asked, Scope::Organization).allowed;
+            assert_eq!(
+                ix.allowed(user(u), asked, Scope::Organization),
+                exact,
+                "user {u} {asked}"
+            );
+        }
+    }
+    assert!(ix.allowed(user(0), "a", Scope::Organization));
+    assert!(ix.allowed(user(0), "b", Scope::Organization));
+    assert!(!ix.allowed(user(0), "c", Scope::Organization));
+    assert!(ix.allowed(user(1), "a", Scope::Organization));
+    assert!(!ix.allowed(user(1), "b", Scope::Organization));
+    assert!(ix.allowed(user(2), "a", Scope::Organization));
 }
 
 #[test]
