@@ -587,6 +587,33 @@ impl Tx {
         Ok(Written { value, revision })
     }
 
+    /// Ends a transaction that wrote nothing but answers with what it read.
+    /// On SQLite that may include writes of the open commit group, not yet
+    /// durable nor in the index: this waits until they are both (as a write
+    /// would), and returns `value` at the revision it reflects.
+    pub(crate) async fn finish_read<T: Send + 'static>(
+        mut self,
+        store: &Store,
+        value: T,
+    ) -> Result<Written<T>> {
+        let revision = current_revision(self.conn()).await?;
+        // Leaving the group runs to the end whatever the caller does (see `commit`).
+        tokio::spawn(async move {
+            match self.conn {
+                // Rolled back on drop: nothing was written.
+                TxConn::Postgres(_) => Ok(()),
+                TxConn::Sqlite(turn) => turn.release().await?.await,
+            }
+        })
+        .await
+        .map_err(Error::internal)??;
+        // Bounded: an index still behind after this answers anyway, as before.
+        let _ = store
+            .snapshot_at_least(revision, Duration::from_secs(2))
+            .await;
+        Ok(Written { value, revision })
+    }
+
     async fn finish(mut self, store: &Store) -> Result<i64> {
         let mut changed: Vec<String> = self
             .touched

@@ -484,11 +484,7 @@ impl Store {
         let wanted = crate::roles::fetch_assignable(tx.conn(), org, role).await?;
         self.may_change_holders(access.actor(), org, &wanted, true)?;
         if before.role_id == role {
-            // Dropping the transaction rolls it back: nothing was written.
-            return Ok(Written {
-                value: before,
-                revision: self.revision(),
-            });
+            return tx.finish_read(self, before).await;
         }
         drop(tx);
         self.update_member(ctx, access, who, Some(role), None).await

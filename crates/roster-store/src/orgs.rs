@@ -229,11 +229,7 @@ impl Store {
         let mut tx = self.begin(ctx).await?;
         lock_caller(&mut tx, self.kind, &ctx.actor).await?;
         if let Some(org) = find_named(&mut tx, &ctx.actor, &input.name).await? {
-            // Dropping the transaction rolls it back: nothing was written.
-            return Ok(Written {
-                value: org,
-                revision: self.revision(),
-            });
+            return tx.finish_read(self, org).await;
         }
         // The right to create comes before the new organization's fields.
         let owner = roster_core::access::org_creator(&ctx.actor)?;

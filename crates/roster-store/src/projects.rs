@@ -417,11 +417,7 @@ impl Store {
         .await
         .map_err(db_err)?;
         if let Some(row) = found {
-            // Dropping the transaction rolls it back: nothing was written.
-            return Ok(Written {
-                value: project_of(&row)?,
-                revision: self.revision(),
-            });
+            return tx.finish_read(self, project_of(&row)?).await;
         }
         let p = insert_project(&mut tx, org, input).await?;
         tx.commit(self, p).await
