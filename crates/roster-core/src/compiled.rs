@@ -8,7 +8,6 @@
 //! organization names but a wildcard might cover) go to the exact evaluator.
 
 use crate::ids::UserId;
-use rustc_hash::FxHashMap;
 use std::sync::{Arc, Mutex};
 
 const ACTIVE: u8 = 1;
@@ -25,9 +24,95 @@ const INLINE: usize = 4;
 /// organizations compiled together share one.
 #[derive(Debug, Default)]
 pub(crate) struct Interner {
-    ids: FxHashMap<Box<str>, u32>,
-    /// Each id's key (for wildcard expansion).
+    /// Each id's key.
     names: Vec<Box<str>>,
+    /// Open addressing over the keys' shapes, at most half full: every
+    /// check looks its key up here, and a general map costs a byte-string
+    /// hash, a control-byte probe and a `memcmp` call on top.
+    slots: Box<[Option<(KeyShape, u32)>]>,
+    /// `64 - log2(slots.len())`.
+    shift: u32,
+}
+
+/// What a key lookup compares first: the length and the first and last
+/// eight bytes (zero-padded when shorter), which together are the whole key
+/// when it has at most 16 bytes; a longer one is then compared in full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct KeyShape {
+    len: usize,
+    head: u64,
+    tail: u64,
+}
+
+/// Keys of at most this many bytes are determined by their [`KeyShape`].
+const SHAPED: usize = 16;
+
+impl KeyShape {
+    #[inline]
+    fn of(key: &str) -> Self {
+        let b = key.as_bytes();
+        let n = b.len();
+        let word = |bytes: &[u8]| {
+            let mut w = [0u8; 8];
+            match bytes.get(..8) {
+                Some(eight) => w.copy_from_slice(eight),
+                None => w[..bytes.len()].copy_from_slice(bytes),
+            }
+            u64::from_le_bytes(w)
+        };
+        let tail = if n >= 8 { word(&b[n - 8..]) } else { 0 };
+        KeyShape {
+            len: n,
+            head: word(b),
+            tail,
+        }
+    }
+
+    #[inline]
+    fn hash(&self) -> u64 {
+        (self.head ^ self.tail.rotate_left(29) ^ self.len as u64)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
+}
+
+impl Interner {
+    /// The table of `names` (id `i` is `names[i]`).
+    fn new(names: Vec<Box<str>>) -> Self {
+        let size = (names.len() * 2).next_power_of_two().max(16);
+        let shift = 64 - size.trailing_zeros();
+        let mut slots = vec![None; size].into_boxed_slice();
+        for (id, name) in names.iter().enumerate() {
+            let shape = KeyShape::of(name);
+            let mut i = (shape.hash() >> shift) as usize;
+            while slots[i].is_some() {
+                i = (i + 1) & (size - 1);
+            }
+            slots[i] = Some((shape, id as u32));
+        }
+        Interner {
+            names,
+            slots,
+            shift,
+        }
+    }
+
+    /// The id of `key`, if it has one.
+    #[inline]
+    fn get(&self, key: &str) -> Option<u32> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let shape = KeyShape::of(key);
+        let mask = self.slots.len() - 1;
+        let mut i = (shape.hash() >> self.shift) as usize;
+        while let Some((s, id)) = &self.slots[i] {
+            if *s == shape && (shape.len <= SHAPED || *self.names[*id as usize] == *key) {
+                return Some(*id);
+            }
+            i = (i + 1) & mask;
+        }
+        None
+    }
 }
 
 /// The newest table. Taken only while compiling, never by a check.
@@ -45,17 +130,19 @@ fn current() -> Arc<Interner> {
 pub(crate) fn intern<'a>(keys: impl Iterator<Item = &'a str> + Clone) -> Arc<Interner> {
     let mut slot = INTERNER.lock().unwrap_or_else(|e| e.into_inner());
     let current = slot.get_or_insert_with(Default::default).clone();
-    if keys.clone().all(|k| current.ids.contains_key(k)) {
+    if keys.clone().all(|k| current.get(k).is_some()) {
         return current;
     }
-    let (mut ids, mut names) = (current.ids.clone(), current.names.clone());
+    let mut names = current.names.clone();
+    let mut known: rustc_hash::FxHashSet<&str> = names.iter().map(|n| &**n).collect();
+    let mut added: Vec<&str> = Vec::new();
     for k in keys {
-        if !ids.contains_key(k) {
-            ids.insert(Box::from(k), names.len() as u32);
-            names.push(Box::from(k));
+        if known.insert(k) {
+            added.push(k);
         }
     }
-    let next = Arc::new(Interner { ids, names });
+    names.extend(added.into_iter().map(Box::from));
+    let next = Arc::new(Interner::new(names));
     *slot = Some(next.clone());
     next
 }
@@ -248,11 +335,11 @@ impl Compiled {
         let mut interner = current();
         let mut ids = Vec::new();
         for k in keys.clone() {
-            match interner.ids.get(k) {
-                Some(&i) => ids.push(i),
+            match interner.get(k) {
+                Some(i) => ids.push(i),
                 None => {
                     interner = intern(keys.clone());
-                    ids = keys.filter_map(|k| interner.ids.get(k).copied()).collect();
+                    ids = keys.filter_map(|k| interner.get(k)).collect();
                     break;
                 }
             }
@@ -298,7 +385,7 @@ impl Compiled {
                     }
                 }
                 None => {
-                    if let Some(&i) = self.interner.ids.get(key) {
+                    if let Some(i) = self.interner.get(key) {
                         if (i as usize) < self.words * 64 {
                             set(target, i);
                         }
@@ -385,7 +472,7 @@ impl Compiled {
         // The member's slot is the access likely to miss the cache; the key
         // table is small and hot. Neither depends on the other.
         let row = members.get(user.uuid().as_u128());
-        let key = self.interner.ids.get(permission).copied();
+        let key = self.interner.get(permission);
         let Some(u) = row else {
             return Fast::Denied;
         };
@@ -450,6 +537,46 @@ mod tests {
             x ^= x << 17;
             (u128::from(x) << 64) | u128::from(x.rotate_left(29)) | 1
         })
+    }
+
+    #[test]
+    fn the_key_table_finds_exactly_its_keys() {
+        // Lengths on both sides of 8 and 16 bytes, longer keys sharing their
+        // length and first and last eight bytes (present and absent),
+        // prefixes of one another, and the empty key.
+        let keys = [
+            "a",
+            "ab",
+            "manage",
+            "manage_u",
+            "manage_users",
+            "manage_users_x",
+            "api.projects.read",
+            "api.projects.list.read",
+            "api.projects.edit.read",
+            "api.organization.projects.read",
+            "x.projects.one.read",
+            "x.projects_one.read",
+            "res12.delete",
+            "res12.deletf",
+        ];
+        let table = Interner::new(keys.iter().map(|k| Box::from(*k)).collect());
+        for (id, k) in keys.iter().enumerate() {
+            assert_eq!(table.get(k), Some(id as u32), "{k}");
+        }
+        for absent in [
+            "",
+            "b",
+            "manag",
+            "manage_user",
+            "api.projects_list.read",
+            "x.projects:one.read",
+            "api.projects.lis.read",
+            "res12.delete ",
+        ] {
+            assert_eq!(table.get(absent), None, "{absent:?}");
+        }
+        assert_eq!(Interner::default().get("a"), None);
     }
 
     #[test]
