@@ -116,11 +116,8 @@ impl Store {
             changed = true;
         }
         if !changed {
-            // Everyone was there already: nothing to write, no revision.
-            return Ok(Written {
-                value: (),
-                revision: self.revision(),
-            });
+            // Everyone was there already: nothing to write, no new revision.
+            return tx.finish_read(self, ()).await;
         }
         tx.commit(self, ()).await
     }

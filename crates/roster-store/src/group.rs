@@ -39,6 +39,16 @@ struct Writer {
 pub(crate) struct WriterHandle {
     writer: Arc<Mutex<Writer>>,
     flush: Arc<Notify>,
+    /// Wakes the flusher when the last handle goes, so that it ends.
+    _closer: Arc<Closer>,
+}
+
+struct Closer(Arc<Notify>);
+
+impl Drop for Closer {
+    fn drop(&mut self) {
+        self.0.notify_one();
+    }
 }
 
 /// One write's turn on the writer connection, inside its savepoint.
@@ -53,6 +63,7 @@ pub(crate) struct Turn {
 impl WriterHandle {
     /// Takes `conn` as the writer connection and starts its flusher.
     pub(crate) fn start(conn: AnyConnection) -> Self {
+        let flush = Arc::new(Notify::new());
         let handle = WriterHandle {
             writer: Arc::new(Mutex::new(Writer {
                 conn,
@@ -60,7 +71,8 @@ impl WriterHandle {
                 abandoned: false,
                 waiting: Vec::new(),
             })),
-            flush: Arc::new(Notify::new()),
+            _closer: Arc::new(Closer(flush.clone())),
+            flush,
         };
         tokio::spawn(flusher(
             Arc::downgrade(&handle.writer),
@@ -207,7 +219,8 @@ impl Writer {
 
 /// Commits each group once the writes queued before the flusher have had
 /// their turn (the writer's lock is first come, first served, so writes that
-/// arrive during a commit form the next group). Ends with the store.
+/// arrive during a commit form the next group). Ends once the store and
+/// every turn on its writer are gone.
 async fn flusher(writer: Weak<Mutex<Writer>>, flush: Arc<Notify>) {
     loop {
         flush.notified().await;
