@@ -81,12 +81,8 @@ pub enum CredentialSource {
 }
 
 /// The credential of a request: `X-API-Key`, else `Authorization: Bearer`,
-/// else the `session` cookie. Header names are case-insensitive by HTTP.
-pub fn credential_of(parts: &Parts) -> Option<String> {
-    credential_with_source(parts).map(|(c, _)| c)
-}
-
-/// [`credential_of`], saying where the credential was found.
+/// else the `session` cookie (header names are case-insensitive by HTTP),
+/// and where it was found.
 pub fn credential_with_source(parts: &Parts) -> Option<(String, CredentialSource)> {
     let h = &parts.headers;
     if let Some(k) = h

@@ -7,8 +7,7 @@ use crate::Store;
 use roster_core::access::need;
 use roster_core::*;
 
-const ASSIGNMENT_COLS: &str = "a.id, a.org_id, a.role_id, a.principal_type, a.principal_id, \
-    a.scope_type, a.scope_id, a.is_primary, a.created_at";
+use crate::roles::ASSIGNMENT_COLS;
 
 /// An invitation whose email has no user yet (a pending signup).
 #[derive(Debug, Clone)]

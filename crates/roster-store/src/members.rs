@@ -195,16 +195,7 @@ pub(crate) async fn require_member(tx: &mut Tx, org: OrgId, user: UserId) -> Res
 
 /// Users who hold Owner at organization scope with a live membership.
 pub(crate) async fn owner_count(tx: &mut Tx, org: OrgId) -> Result<i64> {
-    let row = sqlx::query(
-        "SELECT COUNT(*) AS n FROM role_assignments a JOIN memberships m ON m.org_id = a.org_id AND m.user_id = a.principal_id \
-         WHERE a.org_id = $1 AND a.role_id = $2 AND a.principal_type = 'user' AND a.scope_type = 'organization' AND m.deleted_at IS NULL",
-    )
-    .bind(id(org))
-    .bind(id(SystemRole::Owner.id()))
-    .fetch_one(tx.conn())
-    .await
-    .map_err(db_err)?;
-    i64_of(&row, "n")
+    crate::roles::member_count(tx.conn(), org, SystemRole::Owner.id()).await
 }
 
 /// True when `user` is a live member holding the Owner role at organization

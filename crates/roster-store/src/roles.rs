@@ -157,7 +157,12 @@ async fn member_counts(conn: &mut AnyConnection, org: OrgId) -> Result<HashMap<R
         .collect()
 }
 
-async fn member_count(conn: &mut AnyConnection, org: OrgId, role: RoleId) -> Result<i64> {
+/// How many live members hold `role` at organization scope.
+pub(crate) async fn member_count(
+    conn: &mut AnyConnection,
+    org: OrgId,
+    role: RoleId,
+) -> Result<i64> {
     let row = sqlx::query(&format!(
         "SELECT COUNT(*) AS n {LIVE_HOLDERS} AND a.role_id = $2"
     ))
@@ -216,6 +221,21 @@ const ROLE_COLS: &str =
     "id, org_id, project_id, name, description, resource_type, created_at, updated_at";
 
 /// A system role or a custom role of `org`, with its member count.
+/// Assignment rows ([`ASSIGNMENT_COLS`]) with their roles.
+async fn with_roles(
+    conn: &mut AnyConnection,
+    org: OrgId,
+    rows: &[sqlx::any::AnyRow],
+) -> Result<Vec<AssignedRole>> {
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let assignment = crate::load::assignment_of(row)?;
+        let role = fetch_role(conn, org, assignment.role_id).await?;
+        out.push(AssignedRole { assignment, role });
+    }
+    Ok(out)
+}
+
 async fn fetch_role(conn: &mut AnyConnection, org: OrgId, role: RoleId) -> Result<Role> {
     if let Some(sys) = role.system() {
         let created = org_created_at(conn, org).await?;
@@ -997,8 +1017,9 @@ pub struct AssignedRole {
     pub role: Role,
 }
 
-const ASSIGNMENT_COLS: &str =
-    "id, org_id, role_id, principal_type, principal_id, scope_type, scope_id, is_primary, created_at";
+/// An assignment's columns, read from `role_assignments a` (see `load::assignment_of`).
+pub(crate) const ASSIGNMENT_COLS: &str = "a.id, a.org_id, a.role_id, a.principal_type, \
+    a.principal_id, a.scope_type, a.scope_id, a.is_primary, a.created_at";
 
 /// Fails unless the principal exists in the organization and, for a user, is a
 /// live (Active or Pending) member.
@@ -1070,7 +1091,7 @@ async fn find_assignment(
     let (ptype, pid) = principal_cols(principal);
     let (stype, sid) = scope_cols(scope);
     let row = sqlx::query(&format!(
-        "SELECT {ASSIGNMENT_COLS} FROM role_assignments WHERE org_id = $1 AND role_id = $2 AND principal_type = $3 \
+        "SELECT {ASSIGNMENT_COLS} FROM role_assignments a WHERE org_id = $1 AND role_id = $2 AND principal_type = $3 \
          AND principal_id = $4 AND scope_type = $5 AND scope_id = $6"
     ))
     .bind(id(org))
@@ -1233,7 +1254,7 @@ impl Store {
         let (ptype, pid) = principal_cols(principal);
         let (stype, sid) = scope_cols(scope);
         let rows = sqlx::query(&format!(
-            "SELECT {ASSIGNMENT_COLS} FROM role_assignments WHERE org_id = $1 AND principal_type = $2 \
+            "SELECT {ASSIGNMENT_COLS} FROM role_assignments a WHERE org_id = $1 AND principal_type = $2 \
              AND principal_id = $3 AND scope_type = $4 AND scope_id = $5 ORDER BY created_at, id"
         ))
         .bind(id(org))
@@ -1244,16 +1265,7 @@ impl Store {
         .fetch_all(&mut *conn)
         .await
         .map_err(db_err)?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let a = crate::load::assignment_of(row)?;
-            let role = fetch_role(&mut conn, org, a.role_id).await?;
-            out.push(AssignedRole {
-                assignment: a,
-                role,
-            });
-        }
-        Ok(out)
+        with_roles(&mut conn, org, &rows).await
     }
 
     /// The roles a user reaches at one scope through the groups they belong
@@ -1268,16 +1280,11 @@ impl Store {
         let org = access.org();
         let mut conn = self.pool.acquire().await.map_err(db_err)?;
         let (stype, sid) = scope_cols(scope);
-        let cols: Vec<String> = ASSIGNMENT_COLS
-            .split(", ")
-            .map(|c| format!("a.{c}"))
-            .collect();
         let rows = sqlx::query(&format!(
-            "SELECT {} FROM role_assignments a JOIN group_members gm \
+            "SELECT {ASSIGNMENT_COLS} FROM role_assignments a JOIN group_members gm \
              ON gm.group_id = a.principal_id AND gm.org_id = a.org_id \
              WHERE a.org_id = $1 AND a.principal_type = 'group' AND gm.user_id = $2 \
-             AND a.scope_type = $3 AND a.scope_id = $4 ORDER BY a.created_at, a.id",
-            cols.join(", ")
+             AND a.scope_type = $3 AND a.scope_id = $4 ORDER BY a.created_at, a.id"
         ))
         .bind(id(org))
         .bind(id(user))
@@ -1286,16 +1293,7 @@ impl Store {
         .fetch_all(&mut *conn)
         .await
         .map_err(db_err)?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let a = crate::load::assignment_of(row)?;
-            let role = fetch_role(&mut conn, org, a.role_id).await?;
-            out.push(AssignedRole {
-                assignment: a,
-                role,
-            });
-        }
-        Ok(out)
+        with_roles(&mut conn, org, &rows).await
     }
 
     /// One role a principal holds directly at a scope.

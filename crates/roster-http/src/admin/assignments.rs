@@ -126,15 +126,9 @@ pub(super) fn held_list(
     org: OrgId,
     project: Option<ProjectId>,
 ) -> Result<ListB<AssignedRoleOut>, AdminError> {
-    let limit = q.limit(1000, 0, 1000)?;
-    let desc = q.order(Order::Asc)? == Order::Desc;
-    let after = q
-        .one("after")
-        .map(|a| {
-            parse_role(a, org, project)
-                .map_err(|_| AdminError::invalid("after", format!("Invalid cursor '{a}'.")))
-        })
-        .transpose()?;
+    let (after, limit, desc) = super::groups::rbac_page(q, 1000, 1000, Order::Asc, |a| {
+        parse_role(a, org, project).ok()
+    })?;
     let mut held = held;
     if desc {
         held.reverse();
