@@ -32,6 +32,29 @@ pub struct OrgData {
     pub departments: Vec<(DeptId, Option<DeptId>, String)>,
 }
 
+/// A change to one organization's rows that a write describes itself, so
+/// the index can follow the write without re-reading the organization from
+/// the database ([`OrgIndex::with_deltas`]). A write that cannot describe
+/// all of its changes this way has its organizations re-read instead.
+#[derive(Debug, Clone)]
+pub enum IndexDelta {
+    /// An assignment row was inserted.
+    AddAssignment(Assignment),
+    /// An assignment row was deleted.
+    RemoveAssignment(AssignmentId),
+}
+
+/// Everything an [`OrgIndex`] keeps of its rows, in one canonical order, to
+/// compare two indexes built along different paths.
+type Rows = (
+    Vec<(UserId, MemberStatus)>,
+    Vec<(RoleId, String, Vec<(String, Effect)>)>,
+    Vec<(AssignmentId, RoleId, Principal, Scope, bool)>,
+    Vec<(GroupId, UserId)>,
+    Vec<(DeptId, UserId)>,
+    Vec<(DeptId, Option<DeptId>)>,
+);
+
 #[derive(Debug, Clone)]
 struct RoleEntry {
     name: String,
@@ -100,6 +123,13 @@ impl<K: Copy + Eq + Hash, V: Copy> Grouped<K, V> {
         self.ranges
             .iter()
             .map(|(k, &(a, b))| (k, &self.values[a as usize..b as usize]))
+    }
+
+    /// Every (value, key) pair.
+    fn pairs(&self) -> Vec<(V, K)> {
+        self.iter()
+            .flat_map(|(k, list)| list.iter().map(move |v| (*v, *k)))
+            .collect()
     }
 
     fn heap_bytes(&self) -> usize {
@@ -271,7 +301,14 @@ pub fn intern_keys<'a>(data: impl Iterator<Item = &'a OrgData>) {
 }
 
 impl OrgIndex {
-    pub fn build(data: OrgData) -> Self {
+    /// Builds an organization's index from its rows. Assignments and
+    /// memberships of groups and departments are taken in id order, so the
+    /// same rows give the same index (and the same order of reasons) however
+    /// they were read.
+    pub fn build(mut data: OrgData) -> Self {
+        data.assignments.sort_unstable_by_key(|a| a.id);
+        data.group_members.sort_unstable();
+        data.dept_members.sort_unstable();
         let mut ix = OrgIndex::default();
         for (id, entry) in system_roles() {
             ix.roles.insert(*id, entry.clone());
@@ -311,6 +348,110 @@ impl OrgIndex {
             .collect();
         ix.fast = ix.compile();
         ix
+    }
+
+    /// The rows this index was built from, as far as it keeps them:
+    /// department names and assignment times decide nothing and are not kept
+    /// (they come back empty and at the epoch).
+    pub fn to_data(&self, org: OrgId) -> OrgData {
+        let assignment = |principal: Principal, e: &AssignEntry| Assignment {
+            id: e.id,
+            org_id: org,
+            role_id: e.role,
+            principal,
+            scope: e.scope,
+            is_primary: e.primary,
+            created_at: Timestamp::UNIX_EPOCH,
+        };
+        let mut assignments = Vec::with_capacity(
+            self.by_user.values.len() + self.by_group.values.len() + self.by_dept.values.len(),
+        );
+        for (u, list) in self.by_user.iter() {
+            assignments.extend(list.iter().map(|e| assignment(Principal::User(*u), e)));
+        }
+        for (g, list) in self.by_group.iter() {
+            assignments.extend(list.iter().map(|e| assignment(Principal::Group(*g), e)));
+        }
+        for (d, list) in self.by_dept.iter() {
+            assignments.extend(
+                list.iter()
+                    .map(|e| assignment(Principal::Department(*d), e)),
+            );
+        }
+        OrgData {
+            org: Some(org),
+            members: self.members.iter().map(|(u, s)| (*u, *s)).collect(),
+            roles: self
+                .roles
+                .iter()
+                .filter(|(id, _)| id.system().is_none())
+                .map(|(id, r)| (*id, r.name.clone(), r.grants.clone()))
+                .collect(),
+            assignments,
+            group_members: self.user_groups.pairs(),
+            dept_members: self.user_depts.pairs(),
+            departments: self
+                .dept_parent
+                .iter()
+                .map(|(d, p)| (*d, *p, String::new()))
+                .collect(),
+        }
+    }
+
+    /// This index with `deltas` applied, in order: the rows are taken from
+    /// this index and built again, without reading the database. Applying a
+    /// delta twice changes nothing more (an added assignment replaces one
+    /// with its id; removing one that is gone is no change).
+    pub fn with_deltas(&self, org: OrgId, deltas: &[IndexDelta]) -> OrgIndex {
+        let mut data = self.to_data(org);
+        for d in deltas {
+            match d {
+                IndexDelta::AddAssignment(a) => {
+                    data.assignments.retain(|x| x.id != a.id);
+                    data.assignments.push(a.clone());
+                }
+                IndexDelta::RemoveAssignment(id) => data.assignments.retain(|x| x.id != *id),
+            }
+        }
+        OrgIndex::build(data)
+    }
+
+    /// Do both indexes hold the same rows (so give the same decisions)?
+    /// For checking an index that followed deltas against a fresh build.
+    pub fn same_rows(&self, other: &OrgIndex) -> bool {
+        self.rows() == other.rows()
+    }
+
+    fn rows(&self) -> Rows {
+        let org = OrgId(uuid::Uuid::nil());
+        let d = self.to_data(org);
+        let mut members = d.members;
+        members.sort_unstable();
+        let mut roles: Vec<_> = d
+            .roles
+            .into_iter()
+            .map(|(id, name, grants)| {
+                let mut g: Vec<(String, Effect)> = grants
+                    .into_iter()
+                    .map(|g| (g.permission.as_str().to_owned(), g.effect))
+                    .collect();
+                g.sort_unstable();
+                (id, name, g)
+            })
+            .collect();
+        roles.sort_unstable_by_key(|r| r.0);
+        let mut assignments: Vec<_> = d
+            .assignments
+            .into_iter()
+            .map(|a| (a.id, a.role_id, a.principal, a.scope, a.is_primary))
+            .collect();
+        assignments.sort_unstable_by_key(|a| a.0);
+        let (mut groups, mut depts) = (d.group_members, d.dept_members);
+        groups.sort_unstable();
+        depts.sort_unstable();
+        let mut parents: Vec<_> = d.departments.into_iter().map(|(d, p, _)| (d, p)).collect();
+        parents.sort_unstable();
+        (members, roles, assignments, groups, depts, parents)
     }
 
     /// Builds the fast path: interned keys, per-role and per-member bitsets.
@@ -831,6 +972,20 @@ impl Index {
         self.apply(revision, &[], true);
     }
 
+    /// Publishes organizations each at the revision it reflects and declares
+    /// every change up to `revision` applied, in one step. An organization
+    /// already published at a newer revision keeps its newer data.
+    pub fn publish_each(&self, revision: i64, updates: &[(i64, OrgUpdate)]) {
+        self.current.rcu(|cur| {
+            let mut next = Snapshot::clone(cur);
+            next.revision = next.revision.max(revision);
+            for (at, u) in updates {
+                next.put(*at, u);
+            }
+            next
+        });
+    }
+
     /// Publishes updates made at `revision`, after their transaction committed.
     /// An organization already published at a newer revision keeps its newer data.
     pub fn publish(&self, revision: i64, updates: &[OrgUpdate]) {
@@ -844,21 +999,28 @@ impl Index {
                 next.revision = next.revision.max(revision);
             }
             for u in updates {
-                match u {
-                    OrgUpdate::Replace(id, ix) => {
-                        let key = org_key(*id);
-                        let newer = next.orgs.get(&key).is_some_and(|e| e.revision > revision);
-                        if !newer {
-                            next.orgs.insert(key, OrgEntry::new(revision, ix.clone()));
-                        }
-                    }
-                    OrgUpdate::Remove(id) => {
-                        next.orgs.remove(&org_key(*id));
-                    }
-                }
+                next.put(revision, u);
             }
             next
         });
+    }
+}
+
+impl Snapshot {
+    /// Puts one update made at `revision` into this (private, unpublished) copy.
+    fn put(&mut self, revision: i64, u: &OrgUpdate) {
+        match u {
+            OrgUpdate::Replace(id, ix) => {
+                let key = org_key(*id);
+                let newer = self.orgs.get(&key).is_some_and(|e| e.revision > revision);
+                if !newer {
+                    self.orgs.insert(key, OrgEntry::new(revision, ix.clone()));
+                }
+            }
+            OrgUpdate::Remove(id) => {
+                self.orgs.remove(&org_key(*id));
+            }
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 //! after random changes.
 
 use proptest::prelude::*;
-use roster_core::index::{Index, OrgData, OrgIndex, OrgUpdate, Snapshot};
+use roster_core::index::{Index, IndexDelta, OrgData, OrgIndex, OrgUpdate, Snapshot};
 use roster_core::*;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -70,9 +70,58 @@ fn scope_of(code: u8, n_depts: usize) -> Scope {
     }
 }
 
+/// An assignment's id: its tuple and how many equal tuples come before it,
+/// so ids stay put when other assignments come and go (the delta test
+/// removes the last of equal tuples, which leaves the same rows).
+fn assignment_id(t: &(u8, usize, u8, usize, u8), occurrence: usize) -> AssignmentId {
+    let (rk, ri, pk, pi, sc) = *t;
+    let packed = (u128::from(rk) << 56)
+        | ((ri as u128) << 48)
+        | (u128::from(pk) << 40)
+        | ((pi as u128) << 32)
+        | (u128::from(sc) << 24)
+        | occurrence as u128;
+    AssignmentId(Uuid::from_u128((0x9000 << 64) | packed))
+}
+
 impl World {
+    /// The `i`th assignment as the index gets it.
+    fn assignment(&self, i: usize) -> Assignment {
+        let t = &self.assignments[i];
+        let (rk, ri, pk, pi, sc) = *t;
+        let (n_custom, n_depts) = (self.roles.len(), self.parents.len());
+        let occurrence = self.assignments[..i].iter().filter(|x| *x == t).count();
+        Assignment {
+            id: assignment_id(t, occurrence),
+            org_id: OrgId(Uuid::nil()),
+            role_id: role_of(rk, ri, n_custom),
+            principal: principal_of(pk, pi, n_depts),
+            scope: scope_of(sc, n_depts),
+            is_primary: false,
+            created_at: Default::default(),
+        }
+    }
+
+    /// The change as an index delta, if it is one (before applying it).
+    fn delta(&self, c: &Change) -> Option<IndexDelta> {
+        match c {
+            Change::AddAssignment(t) => {
+                let mut after = self.clone();
+                after.assignments.push(*t);
+                Some(IndexDelta::AddAssignment(
+                    after.assignment(after.assignments.len() - 1),
+                ))
+            }
+            Change::RemoveAssignment(i) if !self.assignments.is_empty() => {
+                let t = self.assignments[i.index(self.assignments.len())];
+                let last = self.assignments.iter().filter(|x| **x == t).count() - 1;
+                Some(IndexDelta::RemoveAssignment(assignment_id(&t, last)))
+            }
+            _ => None,
+        }
+    }
+
     fn data(&self) -> OrgData {
-        let n_custom = self.roles.len();
         let n_depts = self.parents.len();
         OrgData {
             org: None,
@@ -97,19 +146,8 @@ impl World {
                     (custom_role(i), format!("r{i}"), g)
                 })
                 .collect(),
-            assignments: self
-                .assignments
-                .iter()
-                .enumerate()
-                .map(|(i, (rk, ri, pk, pi, sc))| Assignment {
-                    id: AssignmentId(Uuid::from_u128(0x9000 + i as u128)),
-                    org_id: OrgId(Uuid::nil()),
-                    role_id: role_of(*rk, *ri, n_custom),
-                    principal: principal_of(*pk, *pi, n_depts),
-                    scope: scope_of(*sc, n_depts),
-                    is_primary: false,
-                    created_at: Default::default(),
-                })
+            assignments: (0..self.assignments.len())
+                .map(|i| self.assignment(i))
                 .collect(),
             group_members: self
                 .group_members
@@ -392,8 +430,20 @@ proptest! {
         index.install(0, vec![(org, OrgIndex::build(w.data()))]);
         compare(&w, &index.load(), org)?;
         for (rev, c) in changes.iter().enumerate() {
+            let delta = w.delta(c);
             w.apply(c);
-            index.publish(rev as i64 + 1, &[OrgUpdate::Replace(org, Arc::new(OrgIndex::build(w.data())))]);
+            let fresh = OrgIndex::build(w.data());
+            // A change a write can describe as a delta is followed without
+            // a rebuild from the rows: it must give the same index.
+            let next = match delta {
+                Some(d) => {
+                    let followed = index.load().org(org).unwrap().with_deltas(org, &[d]);
+                    prop_assert!(followed.same_rows(&fresh), "{:?} gave other rows than a fresh build", c);
+                    followed
+                }
+                None => fresh,
+            };
+            index.publish(rev as i64 + 1, &[OrgUpdate::Replace(org, Arc::new(next))]);
             compare(&w, &index.load(), org)?;
         }
         let elsewhere = OrgId(Uuid::from_u128(8));

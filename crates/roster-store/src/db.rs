@@ -1,11 +1,11 @@
 //! Connection, migrations, the write transaction, and constraint mapping.
 
 use crate::{Ctx, Written};
-use roster_core::index::{Index, OrgIndex, OrgUpdate};
+use roster_core::index::{Index, IndexDelta, OrgIndex, OrgUpdate};
 use roster_core::{Error, OrgId, Result};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, Row};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -59,8 +59,10 @@ pub struct Store {
     /// The last change-feed revision applied without a gap, and the lock
     /// that makes catching up one task at a time.
     pub(crate) applied: Arc<tokio::sync::Mutex<i64>>,
-    /// SQLite: revisions published out of order, waiting for the ones before them.
-    published: Arc<tokio::sync::Mutex<BTreeSet<i64>>>,
+    /// SQLite: committed writes waiting to be applied to the index, by
+    /// revision; they are applied strictly in revision order (see
+    /// [`Store::publish_in_order`]). Locked after `applied`, never before.
+    queue: Arc<std::sync::Mutex<BTreeMap<i64, Effect>>>,
     /// PostgreSQL: this process's writes that have taken their revision but
     /// are not published yet. The change feed is applied only up to the
     /// first of them: each write publishes its own organizations, so the
@@ -155,7 +157,7 @@ impl Store {
             sqlite_file: crate::fastload::sqlite_path(&url).filter(|_| kind == DbKind::Sqlite),
             readers: Arc::default(),
             applied: Arc::new(tokio::sync::Mutex::new(0)),
-            published: Arc::new(tokio::sync::Mutex::new(BTreeSet::new())),
+            queue: Arc::default(),
             in_flight: Arc::default(),
             credentials: Arc::new(crate::auth::CredentialCache::default()),
             revisions: Arc::new(tokio::sync::watch::Sender::new(0)),
@@ -222,8 +224,12 @@ impl Store {
             .map_err(Error::internal)??;
             self.index.install(revision, orgs);
             *applied = revision;
+            // Writes committed after the read may be queued already: apply them.
+            let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+            let drained = self.drain(&mut applied, &mut queue);
+            drop(queue);
             self.announce();
-            return Ok(());
+            return drained;
         }
         // One read snapshot, so the revision matches the rows exactly.
         let mut tx = self.pool.begin().await.map_err(db_err)?;
@@ -253,6 +259,7 @@ impl Store {
             ctx: ctx.clone(),
             touched: BTreeSet::new(),
             removed: BTreeSet::new(),
+            deltas: BTreeMap::new(),
             events: Vec::new(),
             credentials_changed: false,
         })
@@ -471,20 +478,33 @@ async fn record_revision(
             row.try_get::<i64, _>("revision").map_err(db_err)?
         }
         DbKind::Sqlite => {
-            let row = sqlx::query(
-                "UPDATE meta SET revision = revision + 1 WHERE id = 1 RETURNING revision",
-            )
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(db_err)?;
-            let revision: i64 = row.try_get("revision").map_err(db_err)?;
-            let sql = changes("$", 1);
+            // One call carrying several statements (each statement is a
+            // hand-off to sqlx's SQLite worker thread, and the writer is held
+            // meanwhile); anonymous parameters number on across statements.
+            const REVISION: &str = "(SELECT revision FROM meta WHERE id = 1)";
+            let first = chunks.next().unwrap_or_default();
+            let mut sql = String::from("UPDATE meta SET revision = revision + 1 WHERE id = 1;\n");
+            sql.push_str(&changes(REVISION, 1));
+            sql.push_str(";\n");
+            if !first.is_empty() {
+                let cells = audit_cells(REVISION);
+                sql.push_str(&values_sql(kind, AUDIT_TARGET, &cells, first.len(), ";\n"));
+            }
+            sql.push_str("SELECT revision FROM meta WHERE id = 1");
             let mut q = sqlx::query(&sql);
             for org in changed {
-                q = q.bind(revision).bind(org).bind(now);
+                q = q.bind(org).bind(now);
             }
-            q.execute(&mut *conn).await.map_err(db_err)?;
-            revision
+            // `fetch_all`: the `Any` driver's `fetch_one` looks at the first
+            // statement's result only.
+            let rows = bind_events(q, first, ctx, None, now)
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(db_err)?;
+            let row = rows
+                .last()
+                .ok_or_else(|| db_err(sqlx::Error::RowNotFound))?;
+            row.try_get::<i64, _>("revision").map_err(db_err)?
         }
     };
     for chunk in chunks {
@@ -512,6 +532,9 @@ pub struct Tx {
     pub(crate) ctx: Ctx,
     touched: BTreeSet<OrgId>,
     removed: BTreeSet<OrgId>,
+    /// Organizations whose every change in this write is described here, so
+    /// the index can follow them without re-reading them (SQLite).
+    deltas: BTreeMap<OrgId, Vec<IndexDelta>>,
     events: Vec<PendingEvent>,
     credentials_changed: bool,
 }
@@ -559,6 +582,15 @@ impl Tx {
     /// credentials are forgotten when it commits, here and on other replicas.
     pub(crate) fn credentials_changed(&mut self) {
         self.credentials_changed = true;
+    }
+
+    /// Describes a change of this write to `org`'s index rows. Only a use case
+    /// that describes *every* change it makes to the organization's rows may
+    /// call this (a helper that writes rows must not): an organization with
+    /// deltas is not re-read after the write. Debug builds check each
+    /// delta-followed organization against a fresh read.
+    pub(crate) fn index_delta(&mut self, org: OrgId, delta: IndexDelta) {
+        self.deltas.entry(org).or_default().push(delta);
     }
 
     /// Marks an organization as gone from the index.
@@ -649,9 +681,9 @@ impl Tx {
         if self.credentials_changed {
             store.credentials.clear();
         }
-        let (touched, removed) = (self.touched, self.removed);
+        let (touched, removed, deltas) = (self.touched, self.removed, self.deltas);
         if let Err(e) = store
-            .publish_write(revision, touched, removed, in_flight)
+            .publish_write(revision, touched, removed, deltas, in_flight)
             .await
         {
             tracing::error!(error = %e, revision, "updating the index after a write failed; rebuilding it");
@@ -701,22 +733,31 @@ impl Store {
         revision: i64,
         touched: BTreeSet<OrgId>,
         removed: BTreeSet<OrgId>,
+        deltas: BTreeMap<OrgId, Vec<IndexDelta>>,
         in_flight: Option<InFlight>,
     ) -> Result<()> {
+        if self.sqlite_file.is_some() {
+            return self
+                .publish_in_order(revision, touched, removed, deltas)
+                .await;
+        }
         let mut updates = self.rebuild_orgs(touched).await?;
         updates.extend(removed.into_iter().map(OrgUpdate::Remove));
         self.index.publish_orgs(revision, &updates);
         drop(in_flight);
         match self.kind {
             DbKind::Sqlite => {
+                // In memory: every revision re-read, so publishing out of
+                // order is harmless; the revision advances without gaps.
                 let mut applied = self.applied.lock().await;
-                let mut done = self.published.lock().await;
-                done.insert(revision);
-                while done.remove(&(*applied + 1)) {
+                let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+                queue.insert(revision, Effect::default());
+                while queue.remove(&(*applied + 1)).is_some() {
                     *applied += 1;
                 }
-                done.retain(|r| *r > *applied);
+                queue.retain(|r, _| *r > *applied);
                 self.index.advance(*applied);
+                drop(queue);
                 self.announce();
             }
             DbKind::Postgres => {
@@ -724,6 +765,202 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// SQLite (a file): the write's effect joins the queue and every write
+    /// whose turn has come is applied, in revision order, then published in
+    /// one step. Organizations the write described with deltas follow them
+    /// in memory (on top of exactly the writes before it); the others were
+    /// re-read beforehand, outside the lock, together with the revision the
+    /// read reflects, so a delta of an earlier write never lands on top of a
+    /// read that already holds it. Returns once the write is in the index.
+    async fn publish_in_order(
+        &self,
+        revision: i64,
+        touched: BTreeSet<OrgId>,
+        removed: BTreeSet<OrgId>,
+        deltas: BTreeMap<OrgId, Vec<IndexDelta>>,
+    ) -> Result<()> {
+        let reread: Vec<OrgId> = touched
+            .iter()
+            .filter(|o| !deltas.contains_key(o))
+            .copied()
+            .collect();
+        let effect = Effect {
+            reread: if reread.is_empty() {
+                None
+            } else {
+                Some(self.reread(reread).await?)
+            },
+            deltas: deltas
+                .into_iter()
+                .filter(|(o, _)| touched.contains(o))
+                .collect(),
+            removed: removed.into_iter().collect(),
+        };
+        {
+            let mut applied = self.applied.lock().await;
+            let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+            queue.insert(revision, effect);
+            let drained = self.drain(&mut applied, &mut queue);
+            drop(queue);
+            drop(applied);
+            self.announce();
+            drained?;
+        }
+        // An earlier write of the same commit group applies this one when
+        // it arrives (all of a group's writes learn of its commit at once).
+        if self
+            .snapshot_at_least(revision, Duration::from_secs(10))
+            .await
+            .is_err()
+        {
+            return Err(Error::internal(std::io::Error::other(format!(
+                "revision {revision} was not applied within 10 s: an earlier write never reached the index"
+            ))));
+        }
+        Ok(())
+    }
+
+    /// Applies the queued writes from `applied + 1` on, as long as there is
+    /// no gap, and publishes the result.
+    fn drain(&self, applied: &mut i64, queue: &mut BTreeMap<i64, Effect>) -> Result<()> {
+        // Older entries are covered by a full rebuild that ran since.
+        queue.retain(|r, _| *r > *applied);
+        let snap = self.index.load_full();
+        // Organizations changed by this drain: the revision each reflects and its index.
+        let mut work: BTreeMap<OrgId, (i64, Option<Arc<OrgIndex>>)> = BTreeMap::new();
+        let reflected = |work: &BTreeMap<OrgId, (i64, Option<Arc<OrgIndex>>)>, org: OrgId| {
+            work.get(&org)
+                .cloned()
+                .or_else(|| Some((snap.org_revision(org)?, Some(snap.org(org)?.clone()))))
+        };
+        let start = *applied;
+        let mut failed = None;
+        while let Some(effect) = queue.remove(&(*applied + 1)) {
+            let r = *applied + 1;
+            if let Some((read_at, updates)) = effect.reread {
+                for u in updates {
+                    let (org, ix) = match u {
+                        OrgUpdate::Replace(org, ix) => (org, Some(ix)),
+                        OrgUpdate::Remove(org) => (org, None),
+                    };
+                    if reflected(&work, org).is_none_or(|(at, _)| at < read_at) {
+                        work.insert(org, (read_at, ix));
+                    }
+                }
+            }
+            for (org, list) in effect.deltas {
+                match reflected(&work, org) {
+                    // A re-read since holds this write already.
+                    Some((at, _)) if at >= r => {}
+                    Some((_, Some(ix))) => {
+                        let next = ix.with_deltas(org, &list);
+                        #[cfg(debug_assertions)]
+                        self.verify_deltas(org, r, &next);
+                        work.insert(org, (r, Some(Arc::new(next))));
+                    }
+                    // Not in the index (cannot be: the write found the
+                    // organization); the caller rebuilds the whole index.
+                    _ => {
+                        failed = Some(org);
+                    }
+                }
+            }
+            for org in effect.removed {
+                work.insert(org, (r, None));
+            }
+            *applied = r;
+        }
+        if *applied > start || !work.is_empty() {
+            let updates: Vec<(i64, OrgUpdate)> = work
+                .into_iter()
+                .map(|(org, (at, ix))| match ix {
+                    Some(ix) => (at, OrgUpdate::Replace(org, ix)),
+                    None => (at, OrgUpdate::Remove(org)),
+                })
+                .collect();
+            self.index.publish_each(*applied, &updates);
+        }
+        match failed {
+            None => Ok(()),
+            Some(org) => Err(Error::internal(std::io::Error::other(format!(
+                "organization {org} had deltas but was not in the index"
+            )))),
+        }
+    }
+
+    /// Debug builds: an organization that followed deltas must equal a fresh
+    /// read of its rows, when the database is still at the same revision.
+    #[cfg(debug_assertions)]
+    fn verify_deltas(&self, org: OrgId, revision: i64, followed: &OrgIndex) {
+        let Ok((read_at, mut rows)) =
+            self.with_reader(|conn| crate::fastload::read_orgs_at(conn, &[org]))
+        else {
+            return;
+        };
+        if read_at != revision {
+            return;
+        }
+        let fresh = rows.pop().and_then(|(_, data)| data).map(OrgIndex::build);
+        assert!(
+            fresh.is_some_and(|f| f.same_rows(followed)),
+            "the index of {org} after the deltas of revision {revision} differs from its rows in the database"
+        );
+    }
+
+    /// Runs `f` on a cached read-only connection to the SQLite file (on the
+    /// calling thread: callers are on a blocking thread, or in a debug check).
+    fn with_reader<T>(&self, f: impl FnOnce(&mut rusqlite::Connection) -> Result<T>) -> Result<T> {
+        let path = self
+            .sqlite_file
+            .clone()
+            .ok_or_else(|| Error::internal(std::io::Error::other("not an SQLite file")))?;
+        let cached = self.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let mut conn = match cached {
+            Some(c) => c,
+            None => crate::fastload::open(&path)?,
+        };
+        let out = f(&mut conn);
+        self.readers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(conn);
+        out
+    }
+
+    /// SQLite: fresh indexes of `orgs` and the revision they reflect.
+    async fn reread(&self, orgs: Vec<OrgId>) -> Result<(i64, Vec<OrgUpdate>)> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let (at, rows) =
+                store.with_reader(|conn| crate::fastload::read_orgs_at(conn, &orgs))?;
+            let updates = rows
+                .into_iter()
+                .map(|(org, data)| update_of(org, data))
+                .collect();
+            Ok((at, updates))
+        })
+        .await
+        .map_err(Error::internal)?
+    }
+}
+
+/// What a committed SQLite write does to the index (see [`Store::publish_in_order`]).
+#[derive(Default)]
+pub(crate) struct Effect {
+    /// Organizations re-read after the commit, and the revision the read reflects.
+    reread: Option<(i64, Vec<OrgUpdate>)>,
+    /// Organizations that follow the write's deltas.
+    deltas: Vec<(OrgId, Vec<IndexDelta>)>,
+    /// Organizations gone.
+    removed: Vec<OrgId>,
+}
+
+fn update_of(org: OrgId, data: Option<roster_core::index::OrgData>) -> OrgUpdate {
+    match data {
+        Some(data) => OrgUpdate::Replace(org, Arc::new(OrgIndex::build(data))),
+        None => OrgUpdate::Remove(org),
     }
 }
 
@@ -733,32 +970,11 @@ impl Store {
     /// indexes built on a blocking thread through a cached read-only rusqlite
     /// connection (see `fastload`: fewer hand-offs than sqlx per row).
     pub(crate) async fn rebuild_orgs(&self, orgs: BTreeSet<OrgId>) -> Result<Vec<OrgUpdate>> {
-        fn update_of(org: OrgId, data: Option<roster_core::index::OrgData>) -> OrgUpdate {
-            match data {
-                Some(data) => OrgUpdate::Replace(org, Arc::new(OrgIndex::build(data))),
-                None => OrgUpdate::Remove(org),
-            }
-        }
         if orgs.is_empty() {
             return Ok(Vec::new());
         }
-        if let Some(path) = self.sqlite_file.clone() {
-            let readers = self.readers.clone();
-            return tokio::task::spawn_blocking(move || {
-                let cached = readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
-                let mut conn = match cached {
-                    Some(c) => c,
-                    None => crate::fastload::open(&path)?,
-                };
-                let out = orgs
-                    .into_iter()
-                    .map(|org| Ok(update_of(org, crate::fastload::read_org(&mut conn, org)?)))
-                    .collect::<Result<Vec<_>>>();
-                readers.lock().unwrap_or_else(|e| e.into_inner()).push(conn);
-                out
-            })
-            .await
-            .map_err(Error::internal)?;
+        if self.sqlite_file.is_some() {
+            return Ok(self.reread(orgs.into_iter().collect()).await?.1);
         }
         // Several organizations (a follower catching up on a busy feed) load
         // on a few connections at once, each its share in turn.

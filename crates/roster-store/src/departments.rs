@@ -13,6 +13,7 @@ use crate::orgs::json;
 use crate::rows::*;
 use crate::{Ctx, Store, Written};
 use roster_core::access::need;
+use roster_core::index::IndexDelta;
 use roster_core::text::{bounded, bounded_opt, name_key};
 use roster_core::*;
 use sqlx::any::AnyRow;
@@ -536,7 +537,7 @@ impl Store {
             ));
         }
         let r =
-            crate::roles::fetch_role_for_scope(tx.conn(), org, role, Scope::Organization).await?;
+            crate::roles::rule_role_for_scope(tx.conn(), org, role, Scope::Organization).await?;
         // Every member of the department gains the role: the caller must hold all it allows.
         self.may_change_holders(access.actor(), org, &r, true)?;
         let a = crate::roles::insert_assignment(
@@ -548,6 +549,7 @@ impl Store {
             false,
         )
         .await?;
+        tx.index_delta(org, IndexDelta::AddAssignment(a.clone()));
         tx.audit(
             Some(org),
             "department.role_bound",
@@ -587,13 +589,14 @@ impl Store {
         .ok_or(Error::DeptRoleNotFound { dept, role })?;
         let aid = AssignmentId(uuid_of(&row, "id")?);
         let r =
-            crate::roles::fetch_role_for_scope(tx.conn(), org, role, Scope::Organization).await?;
+            crate::roles::rule_role_for_scope(tx.conn(), org, role, Scope::Organization).await?;
         self.may_change_holders(access.actor(), org, &r, false)?;
         sqlx::query("DELETE FROM role_assignments WHERE id = $1")
             .bind(id(aid))
             .execute(tx.conn())
             .await
             .map_err(db_err)?;
+        tx.index_delta(org, IndexDelta::RemoveAssignment(aid));
         tx.audit(
             Some(org),
             "department.role_unbound",

@@ -90,12 +90,27 @@ pub(crate) fn read_all(path: &std::path::Path) -> Result<(i64, HashMap<OrgId, Or
     Ok((revision, data))
 }
 
-/// The rows of one live organization (`None` if it is gone), read in one transaction.
-pub(crate) fn read_org(conn: &mut Connection, org: OrgId) -> Result<Option<OrgData>> {
+/// Organizations' rows, `None` for one that is gone.
+pub(crate) type OrgRows = Vec<(OrgId, Option<OrgData>)>;
+
+/// The rows of each of `orgs` (`None` for one that is gone) and the
+/// revision they reflect, read in one transaction (so the revision matches
+/// them exactly, however many writes have committed since the caller's).
+pub(crate) fn read_orgs_at(
+    conn: &mut Connection,
+    orgs: &[OrgId],
+) -> Result<(i64, OrgRows)> {
     let tx = conn.transaction().map_err(internal)?;
-    let mut data = read(&tx, Some(org))?;
+    let revision: i64 = tx
+        .query_row("SELECT revision FROM meta WHERE id = 1", [], |r| r.get(0))
+        .map_err(internal)?;
+    let mut out = Vec::with_capacity(orgs.len());
+    for org in orgs {
+        let mut data = read(&tx, Some(*org))?;
+        out.push((*org, data.remove(org)));
+    }
     tx.commit().map_err(internal)?;
-    Ok(data.remove(&org))
+    Ok((revision, out))
 }
 
 /// Every live organization's rows, or only `only`'s.

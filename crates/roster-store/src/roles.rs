@@ -6,6 +6,7 @@ use crate::orgs::json;
 use crate::rows::*;
 use crate::{Ctx, Page, Store, Written};
 use roster_core::access::need;
+use roster_core::index::IndexDelta;
 use roster_core::text::{bounded, bounded_opt, name_key};
 use roster_core::*;
 use sqlx::any::AnyRow;
@@ -220,7 +221,6 @@ fn custom_role_of(row: &AnyRow, grants: Vec<Grant>, member_count: i64) -> Result
 const ROLE_COLS: &str =
     "id, org_id, project_id, name, description, resource_type, created_at, updated_at";
 
-/// A system role or a custom role of `org`, with its member count.
 /// Assignment rows ([`ASSIGNMENT_COLS`]) with their roles.
 async fn with_roles(
     conn: &mut AnyConnection,
@@ -236,33 +236,50 @@ async fn with_roles(
     Ok(out)
 }
 
+/// A system role or a custom role of `org`, with its member count.
 async fn fetch_role(conn: &mut AnyConnection, org: OrgId, role: RoleId) -> Result<Role> {
+    fetch_role_counted(conn, org, role, true).await
+}
+
+/// [`fetch_role`], with the member count (a join over every holder) only
+/// when `count`; without it the count reads 0 and a system role's times
+/// the epoch: such a role is for rule checks, not for display.
+async fn fetch_role_counted(
+    conn: &mut AnyConnection,
+    org: OrgId,
+    role: RoleId,
+    count: bool,
+) -> Result<Role> {
     if let Some(sys) = role.system() {
+        if !count {
+            return Ok(system_role(sys, Timestamp::UNIX_EPOCH, 0));
+        }
         let created = org_created_at(conn, org).await?;
         let n = member_count(conn, org, role).await?;
         return Ok(system_role(sys, created, n));
     }
-    let row = sqlx::query(&format!(
-        "SELECT {ROLE_COLS} FROM roles WHERE id = $1 AND org_id = $2"
-    ))
-    .bind(id(role))
-    .bind(id(org))
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(db_err)?
-    .ok_or(Error::RoleNotFound(role))?;
-    let grants = sqlx::query(
-        "SELECT perm_key, effect FROM role_grants WHERE role_id = $1 ORDER BY perm_key",
+    // The role and its grants in one statement (a custom role has at least one grant).
+    let rows = sqlx::query(
+        "SELECT r.id, r.org_id, r.project_id, r.name, r.description, r.resource_type, r.created_at, r.updated_at,          g.perm_key, g.effect FROM roles r LEFT JOIN role_grants g ON g.role_id = r.id          WHERE r.id = $1 AND r.org_id = $2 ORDER BY g.perm_key",
     )
     .bind(id(role))
+    .bind(id(org))
     .fetch_all(&mut *conn)
     .await
-    .map_err(db_err)?
-    .iter()
-    .map(crate::load::grant_of)
-    .collect::<Result<Vec<_>>>()?;
-    let n = member_count(conn, org, role).await?;
-    custom_role_of(&row, grants, n)
+    .map_err(db_err)?;
+    let first = rows.first().ok_or(Error::RoleNotFound(role))?;
+    let mut grants = Vec::with_capacity(rows.len());
+    for row in &rows {
+        if opt_str_of(row, "perm_key")?.is_some() {
+            grants.push(crate::load::grant_of(row)?);
+        }
+    }
+    let n = if count {
+        member_count(conn, org, role).await?
+    } else {
+        0
+    };
+    custom_role_of(first, grants, n)
 }
 
 /// The role as this API's catalogue shows it: organization roles only.
@@ -319,7 +336,26 @@ pub(crate) async fn fetch_role_for_scope(
     role: RoleId,
     scope: Scope,
 ) -> Result<Role> {
-    let r = fetch_role(conn, org, role).await?;
+    role_for_scope(fetch_role(conn, org, role).await?, role, scope)
+}
+
+/// [`fetch_role_for_scope`] without the member count: for a write that
+/// checks the role's rules and shows the role to nobody.
+pub(crate) async fn rule_role_for_scope(
+    conn: &mut AnyConnection,
+    org: OrgId,
+    role: RoleId,
+    scope: Scope,
+) -> Result<Role> {
+    role_for_scope(
+        fetch_role_counted(conn, org, role, false).await?,
+        role,
+        scope,
+    )
+}
+
+/// `r` if its type fits `scope`.
+fn role_for_scope(r: Role, role: RoleId, scope: Scope) -> Result<Role> {
     let fits = match scope {
         Scope::Organization | Scope::Department(_) => r.resource_type == ResourceType::Organization,
         Scope::Project(p) => {
@@ -905,7 +941,7 @@ impl Store {
         let mut tx = self.begin(ctx).await?;
         // Serializes with role deletion, so an assignment never outlives its role.
         tx.lock_org(self.kind, org).await?;
-        let r = fetch_assignable(tx.conn(), org, role).await?;
+        let r = rule_role_for_scope(tx.conn(), org, role, Scope::Organization).await?;
         self.may_change_holders(access.actor(), org, &r, true)?;
         crate::members::require_member(&mut tx, org, user).await?;
         let a = insert_assignment(
@@ -917,6 +953,7 @@ impl Store {
             false,
         )
         .await?;
+        tx.index_delta(org, IndexDelta::AddAssignment(a.clone()));
         tx.audit(
             Some(org),
             "role.assigned",
@@ -943,7 +980,7 @@ impl Store {
         let org = access.org();
         let mut tx = self.begin(ctx).await?;
         tx.lock_org(self.kind, org).await?;
-        let r = fetch_assignable(tx.conn(), org, role).await?;
+        let r = rule_role_for_scope(tx.conn(), org, role, Scope::Organization).await?;
         self.may_change_holders(access.actor(), org, &r, false)?;
         let row = sqlx::query(
             "SELECT id, org_id, role_id, principal_type, principal_id, scope_type, scope_id, is_primary, created_at \
@@ -976,6 +1013,8 @@ impl Store {
                 .execute(tx.conn())
                 .await
                 .map_err(db_err)?;
+            // The designated owner below is no index row.
+            tx.index_delta(org, IndexDelta::RemoveAssignment(a.id));
         }
         if owner_role && crate::orgs::fetch_org(&mut tx, org).await?.owner_id == Some(user) {
             if let Some(next) = next_owner(&mut tx, org, user).await? {
@@ -1180,6 +1219,7 @@ impl Store {
             });
         }
         let a = insert_assignment(&mut tx, org, role, principal, scope, false).await?;
+        tx.index_delta(org, IndexDelta::AddAssignment(a.clone()));
         tx.audit(
             Some(org),
             "role.assigned",
@@ -1221,7 +1261,7 @@ impl Store {
         if let Scope::Project(p) = scope {
             crate::projects::writable_project(tx.conn(), org, p).await?;
         }
-        let r = fetch_role(tx.conn(), org, role).await?;
+        let r = fetch_role_counted(tx.conn(), org, role, false).await?;
         self.may_change_holders(access.actor(), org, &r, false)?;
         if crate::projects::is_membership_assignment(&mut tx, a.id).await? {
             return Err(Error::MembershipRole(a.id));
@@ -1231,6 +1271,7 @@ impl Store {
             .execute(tx.conn())
             .await
             .map_err(db_err)?;
+        tx.index_delta(org, IndexDelta::RemoveAssignment(a.id));
         tx.audit(
             Some(org),
             "role.unassigned",
