@@ -220,7 +220,6 @@ fn custom_role_of(row: &AnyRow, grants: Vec<Grant>, member_count: i64) -> Result
 const ROLE_COLS: &str =
     "id, org_id, project_id, name, description, resource_type, created_at, updated_at";
 
-/// A system role or a custom role of `org`, with its member count.
 /// Assignment rows ([`ASSIGNMENT_COLS`]) with their roles.
 async fn with_roles(
     conn: &mut AnyConnection,
@@ -236,7 +235,8 @@ async fn with_roles(
     Ok(out)
 }
 
-async fn fetch_role(conn: &mut AnyConnection, org: OrgId, role: RoleId) -> Result<Role> {
+/// A system role or a custom role of `org`, with its member count.
+pub(crate) async fn fetch_role(conn: &mut AnyConnection, org: OrgId, role: RoleId) -> Result<Role> {
     if let Some(sys) = role.system() {
         let created = org_created_at(conn, org).await?;
         let n = member_count(conn, org, role).await?;
