@@ -1387,3 +1387,319 @@ async fn deleting_a_department_removes_its_role_bindings() {
     .unwrap();
     assert_eq!(n, 0);
 }
+
+// --- department membership and moves hand out the bound roles
+
+/// Binds `role` to `dept` as `token`.
+async fn bind(app: &TestApp, org: &str, token: &str, dept: &str, role: &str) {
+    let r = app
+        .post(
+            &format!("{}/{dept}/roles", depts(org)),
+            token,
+            json!({"role_id": role}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+}
+
+/// Creates a custom organization role as the owner and returns its id.
+#[allow(clippy::unwrap_used)] // test helper: a failure is the assertion
+async fn custom_role(app: &TestApp, org: &str, token: &str, name: &str, body: Value) -> String {
+    let mut body = body;
+    body["name"] = json!(name);
+    let r = app
+        .post(&format!("/v1/organizations/{org}/roles"), token, body)
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    r.body["id"].as_str().unwrap().to_owned()
+}
+
+async fn remove_member(app: &TestApp, org: &str, token: &str, dept: &str, user: &str) -> Res {
+    app.delete(&format!("{}/{dept}/members/{user}", depts(org)), token)
+        .await
+}
+
+/// The department rows of `user` in the database, live membership or not.
+#[allow(clippy::unwrap_used)] // test helper: a failure is the assertion
+async fn stored_departments_of(app: &TestApp, user: &str) -> i64 {
+    let uid = roster_core::UserId::parse(user).unwrap().uuid().to_string();
+    sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM department_members WHERE user_id = $1")
+        .bind(uid)
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap()
+}
+
+/// The `details.capabilities` of a 403 escalation refusal.
+#[allow(clippy::unwrap_used)] // test helper: a failure is the assertion
+fn refused_escalation(r: &Res) -> Vec<String> {
+    let e = assert_envelope(r, 403, "INSUFFICIENT_PERMISSIONS");
+    assert_eq!(e["type"], json!("authorization_error"));
+    e["details"]["capabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn joining_a_department_that_holds_admin_needs_admins_keys() {
+    let app = TestApp::spawn().await;
+    let (org, owner) = app.org("Acme").await;
+    let dm = app
+        .member(&org, "Dee Manager", "role_department_manager")
+        .await;
+    let jane = staff(&app, &org, "Jane Smith").await;
+    let admins = id_of(&create(&app, &org, &owner.token, "Admins", None).await);
+    let sub = id_of(&create(&app, &org, &owner.token, "Sub", Some(&admins)).await);
+    bind(&app, &org, &owner.token, &admins, "role_admin").await;
+    assert!(!allowed(&app, &org, &dm.id, "view_audit_log"));
+    let rev = app.store.revision();
+    // Neither themself nor anyone else, neither in the department nor in a
+    // child of it (the child's members hold the ancestor's roles too).
+    for dept in [&admins, &sub] {
+        for user in [&dm.id, &jane] {
+            let r = add_member(&app, &org, &dm.token, dept, user).await;
+            let missing = refused_escalation(&r);
+            assert!(
+                missing.contains(&"override_all_permissions".to_owned()),
+                "{missing:?}"
+            );
+            assert!(
+                missing.contains(&"view_audit_log".to_owned()),
+                "{missing:?}"
+            );
+        }
+    }
+    assert_eq!(app.store.revision(), rev, "nothing written");
+    for dept in [&admins, &sub] {
+        assert!(member_ids(&app, &org, &owner.token, dept).await.is_empty());
+        assert_eq!(
+            get_dept(&app, &org, &owner.token, dept).await["member_count"],
+            json!(0)
+        );
+    }
+    assert_eq!(stored_departments_of(&app, &dm.id).await, 0);
+    assert_eq!(stored_departments_of(&app, &jane).await, 0);
+    for user in [&dm.id, &jane] {
+        assert!(!allowed(&app, &org, user, "view_audit_log"));
+        assert!(!allowed(&app, &org, user, "override_all_permissions"));
+    }
+    // The Owner (who holds all of Admin) may.
+    let r = add_member(&app, &org, &owner.token, &sub, &jane).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert!(allowed(&app, &org, &jane, "view_audit_log"));
+}
+
+#[tokio::test]
+async fn department_members_may_add_to_departments_whose_roles_they_hold() {
+    let app = TestApp::spawn().await;
+    let (org, owner) = app.org("Acme").await;
+    // A clerk holds only what department membership needs.
+    let clerk_role = custom_role(
+        &app,
+        &org,
+        &owner.token,
+        "Clerk",
+        json!({"capabilities": ["manage_departments"]}),
+    )
+    .await;
+    let clerk = app.member(&org, "Carl Clerk", &clerk_role).await;
+    let jane = staff(&app, &org, "Jane Smith").await;
+    let plain = id_of(&create(&app, &org, &owner.token, "Plain", None).await);
+    let clerks = id_of(&create(&app, &org, &owner.token, "Clerks", None).await);
+    let clerks_sub = id_of(&create(&app, &org, &owner.token, "Filing", Some(&clerks)).await);
+    let managers = id_of(&create(&app, &org, &owner.token, "Managers", None).await);
+    bind(&app, &org, &owner.token, &clerks, &clerk_role).await;
+    bind(
+        &app,
+        &org,
+        &owner.token,
+        &managers,
+        "role_department_manager",
+    )
+    .await;
+    // No role bound, or only a role the clerk holds all of: allowed.
+    for dept in [&plain, &clerks, &clerks_sub] {
+        let r = add_member(&app, &org, &clerk.token, dept, &jane).await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        assert_eq!(
+            member_ids(&app, &org, &owner.token, dept).await,
+            vec![jane.clone()]
+        );
+    }
+    let r = add_member(&app, &org, &clerk.token, &plain, &clerk.id).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert!(allowed(&app, &org, &jane, "manage_departments"));
+    // A role with keys the clerk lacks: refused, with exactly those keys.
+    let rev = app.store.revision();
+    let r = add_member(&app, &org, &clerk.token, &managers, &jane).await;
+    let mut missing = refused_escalation(&r);
+    missing.sort();
+    assert_eq!(
+        missing,
+        vec![
+            "assign_roles",
+            "create_subdepartments",
+            "invite_users",
+            "manage_users",
+            "reparent_departments"
+        ]
+    );
+    assert_eq!(app.store.revision(), rev, "nothing written");
+    assert!(member_ids(&app, &org, &owner.token, &managers)
+        .await
+        .is_empty());
+    assert!(!allowed(&app, &org, &jane, "manage_users"));
+    // A Department Manager holds all of it.
+    let dm = app
+        .member(&org, "Dee Manager", "role_department_manager")
+        .await;
+    let r = add_member(&app, &org, &dm.token, &managers, &jane).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert!(allowed(&app, &org, &jane, "manage_users"));
+}
+
+#[tokio::test]
+async fn removing_a_department_member_needs_the_right_to_take_its_roles_away() {
+    let app = TestApp::spawn().await;
+    let (org, owner) = app.org("Acme").await;
+    let dm = app
+        .member(&org, "Dee Manager", "role_department_manager")
+        .await;
+    let jane = staff(&app, &org, "Jane Smith").await;
+    let admins = id_of(&create(&app, &org, &owner.token, "Admins", None).await);
+    let sub = id_of(&create(&app, &org, &owner.token, "Sub", Some(&admins)).await);
+    // Only a denial: giving it takes nothing a manager lacks, but taking it
+    // away lifts the denial, which grants manage_billing back.
+    let no_billing = custom_role(
+        &app,
+        &org,
+        &owner.token,
+        "No Billing",
+        json!({"capabilities": [], "denied_capabilities": ["manage_billing"]}),
+    )
+    .await;
+    let restricted = id_of(&create(&app, &org, &owner.token, "Restricted", None).await);
+    let managers = id_of(&create(&app, &org, &owner.token, "Managers", None).await);
+    bind(&app, &org, &owner.token, &admins, "role_admin").await;
+    bind(&app, &org, &owner.token, &restricted, &no_billing).await;
+    bind(
+        &app,
+        &org,
+        &owner.token,
+        &managers,
+        "role_department_manager",
+    )
+    .await;
+    for dept in [&admins, &sub, &managers] {
+        let r = add_member(&app, &org, &owner.token, dept, &jane).await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+    }
+    let r = add_member(&app, &org, &dm.token, &restricted, &jane).await;
+    assert_eq!(
+        r.status, 201,
+        "a denial is not an escalation to give: {:?}",
+        r.body
+    );
+    assert!(allowed(&app, &org, &jane, "view_audit_log"));
+    let rev = app.store.revision();
+    for (dept, lacking) in [
+        (&admins, "override_all_permissions"),
+        (&sub, "override_all_permissions"),
+        (&restricted, "manage_billing"),
+    ] {
+        let r = remove_member(&app, &org, &dm.token, dept, &jane).await;
+        let missing = refused_escalation(&r);
+        assert!(missing.contains(&lacking.to_owned()), "{missing:?}");
+        assert_eq!(
+            member_ids(&app, &org, &owner.token, dept).await,
+            vec![jane.clone()]
+        );
+    }
+    assert_eq!(app.store.revision(), rev, "nothing written");
+    assert_eq!(stored_departments_of(&app, &jane).await, 4);
+    assert!(allowed(&app, &org, &jane, "view_audit_log"));
+    // Someone not in the department is still not found.
+    let r = remove_member(&app, &org, &dm.token, &admins, &dm.id).await;
+    assert_envelope(&r, 404, "DEPARTMENT_MEMBER_NOT_FOUND");
+    // A role the manager holds all of may be taken away by them.
+    let r = remove_member(&app, &org, &dm.token, &managers, &jane).await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    assert!(member_ids(&app, &org, &owner.token, &managers)
+        .await
+        .is_empty());
+    // The Owner may take Admin away.
+    for dept in [&sub, &admins] {
+        let r = remove_member(&app, &org, &owner.token, dept, &jane).await;
+        assert_eq!(r.status, 204, "{:?}", r.body);
+    }
+    assert!(!allowed(&app, &org, &jane, "view_audit_log"));
+}
+
+#[tokio::test]
+async fn moving_a_department_under_admin_needs_admins_keys() {
+    let app = TestApp::spawn().await;
+    let (org, owner) = app.org("Acme").await;
+    let dm = app
+        .member(&org, "Dee Manager", "role_department_manager")
+        .await;
+    let jane = staff(&app, &org, "Jane Smith").await;
+    let admins = id_of(&create(&app, &org, &owner.token, "Admins", None).await);
+    let left = id_of(&create(&app, &org, &owner.token, "Left", Some(&admins)).await);
+    let right = id_of(&create(&app, &org, &owner.token, "Right", Some(&admins)).await);
+    let plain = id_of(&create(&app, &org, &owner.token, "Plain", None).await);
+    let team = id_of(&create(&app, &org, &owner.token, "Team", None).await);
+    let squad = id_of(&create(&app, &org, &owner.token, "Squad", Some(&team)).await);
+    bind(&app, &org, &owner.token, &admins, "role_admin").await;
+    let r = add_member(&app, &org, &owner.token, &squad, &jane).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    // Under a department without roles: allowed.
+    let r = reparent(&app, &org, &dm.token, &team, Some(&plain)).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    // Under the Admin department or a child of it: refused, nothing moves.
+    let rev = app.store.revision();
+    for parent in [&admins, &left] {
+        let r = reparent(&app, &org, &dm.token, &team, Some(parent)).await;
+        let missing = refused_escalation(&r);
+        assert!(
+            missing.contains(&"override_all_permissions".to_owned()),
+            "{missing:?}"
+        );
+    }
+    assert_eq!(app.store.revision(), rev, "nothing written");
+    let t = get_dept(&app, &org, &owner.token, &team).await;
+    assert_eq!(t["parent_id"], json!(plain));
+    assert_eq!(t["path"], json!(format!("/{plain}/{team}")));
+    let s = get_dept(&app, &org, &owner.token, &squad).await;
+    assert_eq!(s["path"], json!(format!("/{plain}/{team}/{squad}")));
+    assert!(!allowed(&app, &org, &jane, "view_audit_log"));
+    // The Owner may; then a move inside Admin's subtree changes nobody's
+    // roles and is the manager's to make, but a move out of it takes Admin
+    // away and is not.
+    let r = reparent(&app, &org, &owner.token, &team, Some(&left)).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert!(allowed(&app, &org, &jane, "view_audit_log"));
+    let r = reparent(&app, &org, &dm.token, &team, Some(&right)).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert!(allowed(&app, &org, &jane, "view_audit_log"));
+    let rev = app.store.revision();
+    for parent in [Some(plain.as_str()), None] {
+        let r = reparent(&app, &org, &dm.token, &team, parent).await;
+        let missing = refused_escalation(&r);
+        assert!(
+            missing.contains(&"override_all_permissions".to_owned()),
+            "{missing:?}"
+        );
+    }
+    assert_eq!(app.store.revision(), rev, "nothing written");
+    assert_eq!(
+        get_dept(&app, &org, &owner.token, &team).await["parent_id"],
+        json!(right)
+    );
+    assert!(allowed(&app, &org, &jane, "view_audit_log"));
+    let r = reparent(&app, &org, &owner.token, &team, None).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert!(!allowed(&app, &org, &jane, "view_audit_log"));
+}

@@ -4,11 +4,16 @@
 //! The tree is a materialised path of canonical UUIDs (`/uuid/uuid`) so that a
 //! subtree is one prefix match; [`Department::path`] spells the segments as
 //! `dept_` ids. Every write that reads the tree shape before changing it
-//! (create under a parent, move, delete, adding a member) takes the
+//! (create under a parent, move, delete, adding or removing a member) takes the
 //! organization lock first: two concurrent moves could otherwise each pass
 //! the cycle check and together close a loop.
+//!
+//! Roles bound to a department reach the members of its whole subtree, so
+//! every write that changes who sits below a binding (binding and unbinding,
+//! adding and removing a member, moving a department) hands those roles out
+//! or takes them away, and is held to `may_change_holders` for each.
 
-use crate::db::{conflict, db_err, now_micros};
+use crate::db::{conflict, db_err, now_micros, Tx};
 use crate::orgs::json;
 use crate::rows::*;
 use crate::{Ctx, Store, Written};
@@ -18,6 +23,7 @@ use roster_core::text::{bounded, bounded_opt, name_key};
 use roster_core::*;
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
+use std::collections::BTreeSet;
 
 /// Direct members only, and only those whose membership is live: a member
 /// soft-deleted from the organization disappears from every department.
@@ -83,6 +89,45 @@ async fn locate(conn: &mut AnyConnection, org: OrgId, dept: DeptId) -> Result<(S
     Ok((str_of(&row, "path")?, i64_of(&row, "depth")?))
 }
 
+/// The roles that reach a member of the department at the end of a stored
+/// `path` through the tree: every assignment whose principal is that
+/// department or one of its ancestors (the path's segments), as (role, scope).
+async fn roles_bound_along(
+    conn: &mut AnyConnection,
+    org: OrgId,
+    path: &str,
+) -> Result<BTreeSet<(RoleId, Scope)>> {
+    let depts = path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|seg| uuid::Uuid::parse_str(seg).map(|u| id(DeptId(u))))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(Error::internal)?;
+    if depts.is_empty() {
+        return Ok(BTreeSet::new());
+    }
+    let placeholders: Vec<String> = (2..depts.len() + 2).map(|n| format!("${n}")).collect();
+    let sql = format!(
+        "SELECT role_id, scope_type, scope_id FROM role_assignments \
+         WHERE org_id = $1 AND principal_type = 'department' AND principal_id IN ({})",
+        placeholders.join(", ")
+    );
+    let mut q = sqlx::query(&sql).bind(id(org));
+    for d in &depts {
+        q = q.bind(d);
+    }
+    q.fetch_all(&mut *conn)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(|r| {
+            let scope =
+                crate::load::scope_from(&str_of(r, "scope_type")?, || uuid_of(r, "scope_id"))?;
+            Ok((RoleId(uuid_of(r, "role_id")?), scope))
+        })
+        .collect()
+}
+
 /// Where a new department goes. Creating a top-level department takes
 /// `manage_departments`; creating under a parent also accepts
 /// `create_subdepartments`.
@@ -114,6 +159,28 @@ pub struct DeptRole {
 }
 
 impl Store {
+    /// Anti-escalation for the department tree: `bound` are roles that a
+    /// write hands to members (`giving`) or takes away from them, through
+    /// the departments they sit in. The caller must be one who may change
+    /// the holders of each (`may_change_holders`: Owner only by Owners,
+    /// nothing stronger than their own). Runs inside the write's
+    /// transaction, before it commits, so a refusal changes nothing.
+    async fn may_change_bound_holders(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        org: OrgId,
+        bound: &BTreeSet<(RoleId, Scope)>,
+        giving: bool,
+    ) -> Result<()> {
+        let roles: BTreeSet<RoleId> = bound.iter().map(|(r, _)| *r).collect();
+        for role in roles {
+            let r = crate::roles::fetch_role_counted(tx.conn(), org, role, false).await?;
+            self.may_change_holders(actor, org, &r, giving)?;
+        }
+        Ok(())
+    }
+
     /// Every department of the organization, flat, in tree pre-order
     /// (siblings by creation, since ids are time-ordered).
     pub async fn list_departments(
@@ -282,7 +349,10 @@ impl Store {
 
     /// Moves a department (with its subtree) under `new_parent`, or to the
     /// top level. Refuses moves under itself or a descendant; rewrites the
-    /// path and depth of every department of the subtree.
+    /// path and depth of every department of the subtree. The subtree's
+    /// members gain the roles bound above the new place and not above the
+    /// old one, and lose the converse: the caller must be one who may hand
+    /// out the former and take away the latter.
     pub async fn reparent_department(
         &self,
         ctx: &Ctx,
@@ -306,6 +376,16 @@ impl Store {
                 (format!("{pp}/{}", dept.uuid()), pd + 1)
             }
         };
+        // Both chains include the department itself, so its own bindings
+        // (held by the whole subtree either way) count as neither.
+        let was = roles_bound_along(tx.conn(), org, &old_path).await?;
+        let will = roles_bound_along(tx.conn(), org, &new_path).await?;
+        let gained = will.difference(&was).copied().collect();
+        let lost = was.difference(&will).copied().collect();
+        self.may_change_bound_holders(&mut tx, access.actor(), org, &gained, true)
+            .await?;
+        self.may_change_bound_holders(&mut tx, access.actor(), org, &lost, false)
+            .await?;
         let now = now_micros();
         sqlx::query("UPDATE departments SET parent_id = $1 WHERE id = $2 AND org_id = $3")
             .bind(new_parent.map(id))
@@ -410,7 +490,9 @@ impl Store {
         rows.iter().map(dept_member_of).collect()
     }
 
-    /// Adds a live organization member to a department (once).
+    /// Adds a live organization member to a department (once). The member
+    /// gains every role bound to the department and to its ancestors, so the
+    /// caller must be one who may hand out each of them.
     pub async fn add_department_member(
         &self,
         ctx: &Ctx,
@@ -422,8 +504,11 @@ impl Store {
         let mut tx = self.begin(ctx).await?;
         // Serializes with department deletion, so no member lands in a department being deleted.
         tx.lock_org(self.kind, org).await?;
-        locate(tx.conn(), org, dept).await?;
+        let (path, _) = locate(tx.conn(), org, dept).await?;
         crate::members::require_member(&mut tx, org, user).await?;
+        let bound = roles_bound_along(tx.conn(), org, &path).await?;
+        self.may_change_bound_holders(&mut tx, access.actor(), org, &bound, true)
+            .await?;
         sqlx::query("INSERT INTO department_members (dept_id, user_id, org_id, added_at) VALUES ($1, $2, $3, $4)")
             .bind(id(dept))
             .bind(id(user))
@@ -444,7 +529,9 @@ impl Store {
         tx.commit(self, m).await
     }
 
-    /// Removes a user from a department; they stay a member of the organization.
+    /// Removes a user from a department; they stay a member of the
+    /// organization. They lose the roles bound to the department and to its
+    /// ancestors, so the caller must be one who may take each of them away.
     pub async fn remove_department_member(
         &self,
         ctx: &Ctx,
@@ -454,7 +541,10 @@ impl Store {
     ) -> Result<Written<()>> {
         let org = access.org();
         let mut tx = self.begin(ctx).await?;
-        locate(tx.conn(), org, dept).await?;
+        // Serializes with role bindings and moves, so the roles checked below
+        // are the roles taken away.
+        tx.lock_org(self.kind, org).await?;
+        let (path, _) = locate(tx.conn(), org, dept).await?;
         // A member soft-deleted from the organization is not listed, so is not removable either.
         let done = sqlx::query(
             "DELETE FROM department_members WHERE dept_id = $1 AND user_id = $2 AND org_id = $3 AND EXISTS \
@@ -469,6 +559,10 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(Error::DeptMemberNotFound { dept, user });
         }
+        // A refusal drops the transaction, which rolls the removal back.
+        let bound = roles_bound_along(tx.conn(), org, &path).await?;
+        self.may_change_bound_holders(&mut tx, access.actor(), org, &bound, false)
+            .await?;
         tx.audit(
             Some(org),
             "department.member_removed",

@@ -244,7 +244,7 @@ async fn fetch_role(conn: &mut AnyConnection, org: OrgId, role: RoleId) -> Resul
 /// [`fetch_role`], with the member count (a join over every holder) only
 /// when `count`; without it the count reads 0 and a system role's times
 /// the epoch: such a role is for rule checks, not for display.
-async fn fetch_role_counted(
+pub(crate) async fn fetch_role_counted(
     conn: &mut AnyConnection,
     org: OrgId,
     role: RoleId,
@@ -260,7 +260,9 @@ async fn fetch_role_counted(
     }
     // The role and its grants in one statement (a custom role has at least one grant).
     let rows = sqlx::query(
-        "SELECT r.id, r.org_id, r.project_id, r.name, r.description, r.resource_type, r.created_at, r.updated_at,          g.perm_key, g.effect FROM roles r LEFT JOIN role_grants g ON g.role_id = r.id          WHERE r.id = $1 AND r.org_id = $2 ORDER BY g.perm_key",
+        "SELECT r.id, r.org_id, r.project_id, r.name, r.description, r.resource_type, r.created_at, r.updated_at, \
+         g.perm_key, g.effect FROM roles r LEFT JOIN role_grants g ON g.role_id = r.id \
+         WHERE r.id = $1 AND r.org_id = $2 ORDER BY g.perm_key",
     )
     .bind(id(role))
     .bind(id(org))
