@@ -12,7 +12,7 @@ use crate::ids::*;
 use crate::model::*;
 use arc_swap::ArcSwap;
 use rustc_hash::FxHashMap;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
 use std::sync::Arc;
@@ -36,7 +36,9 @@ pub struct OrgData {
 /// the index can follow the write without re-reading the organization from
 /// the database ([`OrgIndex::with_deltas`]). A write that cannot describe
 /// all of its changes this way has its organizations re-read instead.
-#[derive(Debug, Clone)]
+/// Replicas receive deltas through the change feed, as JSON.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", content = "value", rename_all = "snake_case")]
 pub enum IndexDelta {
     /// An assignment row was inserted.
     AddAssignment(Assignment),

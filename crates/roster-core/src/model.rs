@@ -668,7 +668,7 @@ impl Role {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Assignment {
     pub id: AssignmentId,
     pub org_id: OrgId,

@@ -63,12 +63,6 @@ pub struct Store {
     /// revision; they are applied strictly in revision order (see
     /// [`Store::publish_in_order`]). Locked after `applied`, never before.
     queue: Arc<std::sync::Mutex<BTreeMap<i64, Effect>>>,
-    /// PostgreSQL: this process's writes that have taken their revision but
-    /// are not published yet. The change feed is applied only up to the
-    /// first of them: each write publishes its own organizations, so the
-    /// feed need not rebuild them again, and no revision counts as applied
-    /// before its write is in the index.
-    pub(crate) in_flight: Arc<std::sync::Mutex<BTreeSet<i64>>>,
     pub(crate) credentials: Arc<crate::auth::CredentialCache>,
     /// The index's revision, for callers waiting until it reaches theirs.
     revisions: Arc<tokio::sync::watch::Sender<i64>>,
@@ -158,7 +152,6 @@ impl Store {
             readers: Arc::default(),
             applied: Arc::new(tokio::sync::Mutex::new(0)),
             queue: Arc::default(),
-            in_flight: Arc::default(),
             credentials: Arc::new(crate::auth::CredentialCache::default()),
             revisions: Arc::new(tokio::sync::watch::Sender::new(0)),
         })
@@ -438,15 +431,15 @@ async fn record_revision(
     kind: DbKind,
     ctx: &Ctx,
     events: &[PendingEvent],
-    changed: &[String],
+    changed: &[FeedRow],
     now: i64,
 ) -> Result<i64> {
     let mut chunks = events.chunks(EVENTS_PER_STATEMENT);
     let changes = |revision: &str, first: usize| {
         values_sql_from(
             kind,
-            "changes (revision, org_id, created_at)",
-            &[revision, "$", "$"],
+            "changes (revision, org_id, created_at, delta)",
+            &[revision, "$", "$", "$"],
             changed.len(),
             "",
             first,
@@ -471,8 +464,11 @@ async fn record_revision(
                 changes("(SELECT revision FROM r)", 1 + first.len() * 10)
             );
             let mut q = bind_events(sqlx::query(&sql), first, ctx, None, now);
-            for org in changed {
-                q = q.bind(org).bind(now);
+            for row in changed {
+                q = q
+                    .bind(row.org.as_str())
+                    .bind(now)
+                    .bind(row.delta.as_deref());
             }
             let row = q.fetch_one(&mut *conn).await.map_err(db_err)?;
             row.try_get::<i64, _>("revision").map_err(db_err)?
@@ -492,8 +488,11 @@ async fn record_revision(
             }
             sql.push_str("SELECT revision FROM meta WHERE id = 1");
             let mut q = sqlx::query(&sql);
-            for org in changed {
-                q = q.bind(org).bind(now);
+            for row in changed {
+                q = q
+                    .bind(row.org.as_str())
+                    .bind(now)
+                    .bind(row.delta.as_deref());
             }
             // `fetch_all`: the `Any` driver's `fetch_one` looks at the first
             // statement's result only.
@@ -647,17 +646,29 @@ impl Tx {
     }
 
     async fn finish(mut self, store: &Store) -> Result<i64> {
-        let mut changed: Vec<String> = self
+        // Replicas (PostgreSQL) follow an organization's deltas from the
+        // feed; SQLite has one process, which keeps them in memory.
+        let delta_of = |org: &OrgId| {
+            (store.kind == DbKind::Postgres)
+                .then(|| self.deltas.get(org))
+                .flatten()
+                .filter(|_| self.touched.contains(org))
+                .and_then(|list| serde_json::to_string(list).ok())
+        };
+        let mut changed: Vec<FeedRow> = self
             .touched
             .iter()
             .chain(self.removed.iter())
-            .map(|o| o.uuid().to_string())
+            .map(|o| FeedRow {
+                org: o.uuid().to_string(),
+                delta: delta_of(o),
+            })
             .collect();
         if self.credentials_changed {
-            changed.push(CREDENTIALS_CHANGED.to_owned());
+            changed.push(FeedRow::marker(CREDENTIALS_CHANGED));
         }
         if changed.is_empty() {
-            changed.push(REVISION_ONLY.to_owned());
+            changed.push(FeedRow::marker(REVISION_ONLY));
         }
         let events = std::mem::take(&mut self.events);
         let ctx = self.ctx.clone();
@@ -671,7 +682,6 @@ impl Tx {
             now_micros(),
         )
         .await?;
-        let in_flight = (store.kind == DbKind::Postgres).then(|| InFlight::new(store, revision));
         match self.conn {
             TxConn::Postgres(tx) => tx.commit().await.map_err(db_err)?,
             // Joins the commit group (other writers may run while it is
@@ -683,7 +693,7 @@ impl Tx {
         }
         let (touched, removed, deltas) = (self.touched, self.removed, self.deltas);
         if let Err(e) = store
-            .publish_write(revision, touched, removed, deltas, in_flight)
+            .publish_write(revision, touched, removed, deltas)
             .await
         {
             tracing::error!(error = %e, revision, "updating the index after a write failed; rebuilding it");
@@ -696,28 +706,19 @@ impl Tx {
 /// At most this many pooled connections rebuild organizations for one caller.
 const REBUILD_CONNECTIONS: usize = 4;
 
-/// A revision of this process's in [`Store::in_flight`] until dropped.
-struct InFlight {
-    set: Arc<std::sync::Mutex<BTreeSet<i64>>>,
-    revision: i64,
+/// One change-feed row: an organization (or a marker) and, for an
+/// organization a write described completely, its deltas as JSON.
+pub(crate) struct FeedRow {
+    org: String,
+    delta: Option<String>,
 }
 
-impl InFlight {
-    fn new(store: &Store, revision: i64) -> Self {
-        let set = store.in_flight.clone();
-        set.lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(revision);
-        InFlight { set, revision }
-    }
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.set
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&self.revision);
+impl FeedRow {
+    fn marker(name: &str) -> Self {
+        FeedRow {
+            org: name.to_owned(),
+            delta: None,
+        }
     }
 }
 
@@ -734,36 +735,37 @@ impl Store {
         touched: BTreeSet<OrgId>,
         removed: BTreeSet<OrgId>,
         deltas: BTreeMap<OrgId, Vec<IndexDelta>>,
-        in_flight: Option<InFlight>,
     ) -> Result<()> {
         if self.sqlite_file.is_some() {
             return self
                 .publish_in_order(revision, touched, removed, deltas)
                 .await;
         }
-        let mut updates = self.rebuild_orgs(touched).await?;
+        if self.kind == DbKind::Postgres {
+            // The feed holds this write (committed) and every one before it:
+            // following it applies them all in order, this one included.
+            return self.catch_up_to(revision).await;
+        }
+        // SQLite in memory: every revision re-read, so publishing out of
+        // order is harmless; the revision advances without gaps.
+        let mut updates: Vec<OrgUpdate> = self
+            .rebuild_orgs(touched)
+            .await?
+            .into_iter()
+            .map(|(_, u)| u)
+            .collect();
         updates.extend(removed.into_iter().map(OrgUpdate::Remove));
         self.index.publish_orgs(revision, &updates);
-        drop(in_flight);
-        match self.kind {
-            DbKind::Sqlite => {
-                // In memory: every revision re-read, so publishing out of
-                // order is harmless; the revision advances without gaps.
-                let mut applied = self.applied.lock().await;
-                let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-                queue.insert(revision, Effect::default());
-                while queue.remove(&(*applied + 1)).is_some() {
-                    *applied += 1;
-                }
-                queue.retain(|r, _| *r > *applied);
-                self.index.advance(*applied);
-                drop(queue);
-                self.announce();
-            }
-            DbKind::Postgres => {
-                self.catch_up().await?;
-            }
+        let mut applied = self.applied.lock().await;
+        let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        queue.insert(revision, Effect::default());
+        while queue.remove(&(*applied + 1)).is_some() {
+            *applied += 1;
         }
+        queue.retain(|r, _| *r > *applied);
+        self.index.advance(*applied);
+        drop(queue);
+        self.announce();
         Ok(())
     }
 
@@ -969,26 +971,40 @@ impl Store {
     /// organization that is gone). On an SQLite file the rows are read and the
     /// indexes built on a blocking thread through a cached read-only rusqlite
     /// connection (see `fastload`: fewer hand-offs than sqlx per row).
-    pub(crate) async fn rebuild_orgs(&self, orgs: BTreeSet<OrgId>) -> Result<Vec<OrgUpdate>> {
+    pub(crate) async fn rebuild_orgs(
+        &self,
+        orgs: BTreeSet<OrgId>,
+    ) -> Result<Vec<(i64, OrgUpdate)>> {
         if orgs.is_empty() {
             return Ok(Vec::new());
         }
         if self.sqlite_file.is_some() {
-            return Ok(self.reread(orgs.into_iter().collect()).await?.1);
+            let (at, updates) = self.reread(orgs.into_iter().collect()).await?;
+            return Ok(updates.into_iter().map(|u| (at, u)).collect());
         }
         // Several organizations (a follower catching up on a busy feed) load
-        // on a few connections at once, each its share in turn.
+        // on a few connections at once, each its share in turn, in one read
+        // snapshot per connection with the revision it reflects.
         let orgs: Vec<OrgId> = orgs.into_iter().collect();
         let share = orgs.len().div_ceil(REBUILD_CONNECTIONS);
         let mut tasks = tokio::task::JoinSet::new();
         for part in orgs.chunks(share) {
-            let (pool, part) = (self.pool.clone(), part.to_vec());
+            let (pool, part, kind) = (self.pool.clone(), part.to_vec(), self.kind);
             tasks.spawn(async move {
-                let mut conn = pool.acquire().await.map_err(db_err)?;
+                let mut tx = pool.begin().await.map_err(db_err)?;
+                if kind == DbKind::Postgres {
+                    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                }
+                let at = current_revision(&mut tx).await?;
                 let mut updates = Vec::with_capacity(part.len());
                 for org in part {
-                    updates.push(update_of(org, crate::load::org_data(&mut conn, org).await?));
+                    let data = crate::load::org_data(&mut tx, org).await?;
+                    updates.push((at, update_of(org, data)));
                 }
+                tx.commit().await.map_err(db_err)?;
                 Ok::<_, Error>(updates)
             });
         }

@@ -1,15 +1,18 @@
 //! Following the other replicas' writes. Every write appends its revision and
 //! the organizations it touched to the `changes` table in its own
 //! transaction; on PostgreSQL it also `NOTIFY`s. A replica listens, and polls
-//! as a fallback, then reloads the organizations that changed since the last
-//! revision it applied, in revision order, so it never skips one — also after
-//! losing its connection or the database restarting.
+//! as a fallback, then applies what changed since the last revision it
+//! applied (an organization's deltas from the feed, or a fresh read of it),
+//! in revision order, so it never skips one — also after losing its
+//! connection or the database restarting. Its own writes come the same way.
 
 use crate::db::{db_err, DbKind};
 use crate::rows::*;
 use crate::Store;
+use roster_core::index::{IndexDelta, OrgIndex, OrgUpdate};
 use roster_core::{OrgId, Result};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How often a replica polls when no notification arrives.
@@ -22,45 +25,60 @@ impl Store {
     /// Applies every change committed after the index's revision. Returns the
     /// revision now applied.
     pub async fn catch_up(&self) -> Result<i64> {
+        self.catch_up_from_feed(None).await
+    }
+
+    /// [`Store::catch_up`] for a write of this process at `revision`
+    /// (committed): returns at once if the index holds it already.
+    pub(crate) async fn catch_up_to(&self, revision: i64) -> Result<()> {
+        self.catch_up_from_feed(Some(revision)).await.map(|_| ())
+    }
+
+    /// Reads the feed after the applied revision and applies it in revision
+    /// order. An organization whose rows carry deltas follows them in memory
+    /// on top of its index (each delta only if the index does not already
+    /// reflect its revision); any other is re-read, together with the
+    /// revision the read reflects (at least the last one in the feed read,
+    /// so the read covers every delta of the batch). This process's own
+    /// writes come through here too: the feed holds each write from its
+    /// commit on, in the order the revision lock gave them.
+    async fn catch_up_from_feed(&self, wanted: Option<i64>) -> Result<i64> {
         let mut applied = self.applied.lock().await;
         let from = *applied;
+        if wanted.is_some_and(|w| w <= from) {
+            return Ok(from);
+        }
         let rows = sqlx::query(
-            "SELECT revision, org_id FROM changes WHERE revision > $1 ORDER BY revision",
+            "SELECT revision, org_id, delta FROM changes WHERE revision > $1 ORDER BY revision",
         )
         .bind(from)
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
-        if rows.is_empty() {
-            return Ok(from);
-        }
         let mut to = from;
-        let mut orgs = BTreeSet::new();
+        let mut reread = BTreeSet::new();
+        let mut deltas: BTreeMap<OrgId, Vec<(i64, Vec<IndexDelta>)>> = BTreeMap::new();
         let mut everything = false;
-        let snap = self.index().load_full();
-        // This process's own writes publish themselves; stop before the
-        // first that has not yet (it catches up again once it has).
-        let own = self
-            .in_flight
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .first()
-            .copied();
         for r in &rows {
             let rev = i64_of(r, "revision")?;
-            if own.is_some_and(|first| rev >= first) {
-                break;
-            }
             to = to.max(rev);
             match str_of(r, "org_id")?.as_str() {
                 "*" => everything = true,
                 crate::db::CREDENTIALS_CHANGED => self.credentials.clear(),
                 crate::db::REVISION_ONLY => {}
                 o => {
-                    if let Ok(u) = uuid::Uuid::parse_str(o) {
-                        // This replica's own writes are published already.
-                        if snap.org_revision(OrgId(u)).is_none_or(|have| have < rev) {
-                            orgs.insert(OrgId(u));
+                    let Ok(u) = uuid::Uuid::parse_str(o) else {
+                        continue;
+                    };
+                    let org = OrgId(u);
+                    let parsed = opt_str_of(r, "delta")?
+                        .and_then(|d| serde_json::from_str::<Vec<IndexDelta>>(&d).ok());
+                    match parsed {
+                        Some(list) if !reread.contains(&org) => {
+                            deltas.entry(org).or_default().push((rev, list))
+                        }
+                        _ => {
+                            reread.insert(org);
                         }
                     }
                 }
@@ -74,11 +92,48 @@ impl Store {
             self.rebuild_index().await?;
             return Ok(self.revision());
         }
-        let updates = self.rebuild_orgs(orgs).await?;
-        self.index().publish(to, &updates);
+        let snap = self.index().load_full();
+        let mut updates: Vec<(i64, OrgUpdate)> = Vec::new();
+        for (org, list) in deltas {
+            if reread.contains(&org) {
+                continue;
+            }
+            let (Some(mut at), Some(base)) = (snap.org_revision(org), snap.org(org)) else {
+                reread.insert(org);
+                continue;
+            };
+            let mut ix = base.clone();
+            let have = at;
+            for (rev, list) in list.into_iter().filter(|(rev, _)| *rev > have) {
+                ix = Arc::new(ix.with_deltas(org, &list));
+                at = rev;
+            }
+            #[cfg(debug_assertions)]
+            self.verify_feed_deltas(org, at, &ix).await;
+            updates.push((at, OrgUpdate::Replace(org, ix)));
+        }
+        updates.extend(self.rebuild_orgs(reread).await?);
+        self.index().publish_each(to, &updates);
         *applied = to;
         self.announce();
         Ok(to)
+    }
+
+    /// Debug builds: an organization that followed the feed's deltas must
+    /// equal a fresh read of its rows, when nothing has changed since.
+    #[cfg(debug_assertions)]
+    async fn verify_feed_deltas(&self, org: OrgId, revision: i64, followed: &OrgIndex) {
+        let Ok(mut fresh) = self.rebuild_orgs(BTreeSet::from([org])).await else {
+            return;
+        };
+        if let Some((at, OrgUpdate::Replace(_, ix))) = fresh.pop() {
+            if at == revision {
+                assert!(
+                    ix.same_rows(followed),
+                    "the index of {org} after the feed's deltas up to revision {revision} differs from its rows in the database"
+                );
+            }
+        }
     }
 
     /// Follows other replicas' writes for as long as the process runs
