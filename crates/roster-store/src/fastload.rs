@@ -96,10 +96,7 @@ pub(crate) type OrgRows = Vec<(OrgId, Option<OrgData>)>;
 /// The rows of each of `orgs` (`None` for one that is gone) and the
 /// revision they reflect, read in one transaction (so the revision matches
 /// them exactly, however many writes have committed since the caller's).
-pub(crate) fn read_orgs_at(
-    conn: &mut Connection,
-    orgs: &[OrgId],
-) -> Result<(i64, OrgRows)> {
+pub(crate) fn read_orgs_at(conn: &mut Connection, orgs: &[OrgId]) -> Result<(i64, OrgRows)> {
     let tx = conn.transaction().map_err(internal)?;
     let revision: i64 = tx
         .query_row("SELECT revision FROM meta WHERE id = 1", [], |r| r.get(0))
