@@ -618,4 +618,42 @@ mod tests {
             assert!(table.get(k).is_none());
         }
     }
+
+    #[test]
+    fn more_keys_than_fit_inline_are_decided_from_the_overflow() {
+        // 300 keys of their own: the organization's ids run past the 256
+        // bits a member's slot holds, so every member's bitset overflows.
+        let names: Vec<String> = (0..300).map(|i| format!("overflow_test.k{i:03}")).collect();
+        let mut c = Compiled::with_keys(names.iter().map(String::as_str), 3);
+        assert!(
+            c.words > INLINE,
+            "the test needs more words ({}) than fit inline",
+            c.words
+        );
+        let all = c.role_bits(names.iter().map(|k| (k.as_str(), true)), false);
+        let some = c.role_bits(
+            [(names[299].as_str(), false), (names[3].as_str(), true)].into_iter(),
+            false,
+        );
+        let (holder, partial, inactive) = (UserId::new(), UserId::new(), UserId::new());
+        c.add_user(holder, true, [&all, &some].into_iter());
+        c.add_user(partial, true, [&some].into_iter());
+        c.add_user(inactive, false, [&all].into_iter());
+        let c = c.finish();
+        assert!(!c.overflow.is_empty());
+        let last = names.len() - 1;
+        // The holder has every key but the one the other role denies.
+        for (k, name) in names.iter().enumerate() {
+            let want = if k == last {
+                Fast::Denied
+            } else {
+                Fast::Allowed
+            };
+            assert_eq!(c.check(holder, name), want, "{name}");
+        }
+        assert_eq!(c.check(partial, &names[3]), Fast::Allowed);
+        assert_eq!(c.check(partial, &names[298]), Fast::Denied);
+        assert_eq!(c.check(inactive, &names[298]), Fast::Denied);
+        assert_eq!(c.check(UserId::new(), &names[298]), Fast::Denied);
+    }
 }

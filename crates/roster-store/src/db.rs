@@ -723,12 +723,11 @@ impl FeedRow {
 }
 
 impl Store {
-    /// Rebuilds the organizations a committed write touched (reading the
-    /// committed state, possibly newer) and publishes them before the write
-    /// is acknowledged. The deployment revision advances without gaps: on
-    /// SQLite every revision is written by this process, so a revision is
-    /// declared applied once it and all before it are published; on
-    /// PostgreSQL the change feed decides.
+    /// Brings the index up to date with a committed write before the write is
+    /// acknowledged, the deployment revision advancing without gaps: on an
+    /// SQLite file through the in-order queue ([`Store::publish_in_order`]),
+    /// on PostgreSQL through the change feed, and on SQLite in memory by
+    /// re-reading the touched organizations.
     async fn publish_write(
         &self,
         revision: i64,

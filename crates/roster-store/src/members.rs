@@ -473,11 +473,13 @@ impl Store {
         tx.lock_org(self.kind, org).await?;
         let before = fetch_member(tx.conn(), org, who, false).await?;
         let wanted = crate::roles::fetch_assignable(tx.conn(), org, role).await?;
-        self.may_change_holders(access.actor(), org, &wanted, true)?;
         if before.role_id == role {
+            // Nothing to change, once the rules of a change have passed.
+            self.may_change_holders(access.actor(), org, &wanted, true)?;
             return tx.finish_read(self, before).await;
         }
         drop(tx);
+        // A change: the designated owner's role first, then the caller's rights.
         self.update_member(ctx, access, who, Some(role), None).await
     }
 
