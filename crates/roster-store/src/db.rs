@@ -207,38 +207,30 @@ impl Store {
     /// Rebuilds the whole permission index from the database.
     pub async fn rebuild_index(&self) -> Result<()> {
         let mut applied = self.applied.lock().await;
-        if let Some(path) = self.sqlite_file.clone().filter(|p| p.exists()) {
-            let (revision, orgs) = tokio::task::spawn_blocking(move || {
+        let (revision, orgs) = if let Some(path) = self.sqlite_file.clone().filter(|p| p.exists()) {
+            tokio::task::spawn_blocking(move || {
                 let started = std::time::Instant::now();
                 let (revision, data) = crate::fastload::read_all(&path)?;
                 Ok::<_, Error>((revision, crate::load::build_all(data, started.elapsed())?))
             })
             .await
-            .map_err(Error::internal)??;
-            self.index.install(revision, orgs);
-            *applied = revision;
-            // Writes committed after the read may be queued already: apply them.
-            let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-            let drained = self.drain(&mut applied, &mut queue);
-            drop(queue);
-            self.announce();
-            return drained;
-        }
-        // One read snapshot, so the revision matches the rows exactly.
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
-        if self.kind == DbKind::Postgres {
-            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-        }
-        let revision = current_revision(&mut tx).await?;
-        let orgs = crate::load::all_orgs(&mut tx).await?;
-        tx.commit().await.map_err(db_err)?;
+            .map_err(Error::internal)??
+        } else {
+            let mut tx = read_snapshot(&self.pool, self.kind).await?;
+            let revision = current_revision(&mut tx).await?;
+            let orgs = crate::load::all_orgs(&mut tx).await?;
+            tx.commit().await.map_err(db_err)?;
+            (revision, orgs)
+        };
         self.index.install(revision, orgs);
         *applied = revision;
+        // SQLite: writes committed after the read may be queued already.
+        let drained = {
+            let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+            self.drain(&mut applied, &mut queue)
+        };
         self.announce();
-        Ok(())
+        drained.map(|_| ())
     }
 
     /// Starts a write transaction on behalf of `ctx`.
@@ -296,6 +288,19 @@ impl Store {
             }
         }
     }
+}
+
+/// A read-only transaction that sees one snapshot of the database (so a
+/// revision read in it matches the rows read in it exactly).
+async fn read_snapshot(pool: &AnyPool, kind: DbKind) -> Result<sqlx::Transaction<'static, Any>> {
+    let mut tx = pool.begin().await.map_err(db_err)?;
+    if kind == DbKind::Postgres {
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+    }
+    Ok(tx)
 }
 
 /// `sqlite://roster.db` → create the file when missing.
@@ -648,11 +653,12 @@ impl Tx {
     async fn finish(mut self, store: &Store) -> Result<i64> {
         // Replicas (PostgreSQL) follow an organization's deltas from the
         // feed; SQLite has one process, which keeps them in memory.
+        let touched = &self.touched;
+        self.deltas.retain(|org, _| touched.contains(org));
         let delta_of = |org: &OrgId| {
             (store.kind == DbKind::Postgres)
                 .then(|| self.deltas.get(org))
                 .flatten()
-                .filter(|_| self.touched.contains(org))
                 .and_then(|list| serde_json::to_string(list).ok())
         };
         let mut changed: Vec<FeedRow> = self
@@ -724,10 +730,9 @@ impl FeedRow {
 
 impl Store {
     /// Brings the index up to date with a committed write before the write is
-    /// acknowledged, the deployment revision advancing without gaps: on an
-    /// SQLite file through the in-order queue ([`Store::publish_in_order`]),
-    /// on PostgreSQL through the change feed, and on SQLite in memory by
-    /// re-reading the touched organizations.
+    /// acknowledged, the deployment revision advancing without gaps: on
+    /// PostgreSQL through the change feed, on SQLite through the in-order
+    /// queue ([`Store::publish_in_order`]).
     async fn publish_write(
         &self,
         revision: i64,
@@ -735,46 +740,22 @@ impl Store {
         removed: BTreeSet<OrgId>,
         deltas: BTreeMap<OrgId, Vec<IndexDelta>>,
     ) -> Result<()> {
-        if self.sqlite_file.is_some() {
-            return self
-                .publish_in_order(revision, touched, removed, deltas)
-                .await;
-        }
         if self.kind == DbKind::Postgres {
             // The feed holds this write (committed) and every one before it:
             // following it applies them all in order, this one included.
             return self.catch_up_to(revision).await;
         }
-        // SQLite in memory: every revision re-read, so publishing out of
-        // order is harmless; the revision advances without gaps.
-        let mut updates: Vec<OrgUpdate> = self
-            .rebuild_orgs(touched)
-            .await?
-            .into_iter()
-            .map(|(_, u)| u)
-            .collect();
-        updates.extend(removed.into_iter().map(OrgUpdate::Remove));
-        self.index.publish_orgs(revision, &updates);
-        let mut applied = self.applied.lock().await;
-        let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-        queue.insert(revision, Effect::default());
-        while queue.remove(&(*applied + 1)).is_some() {
-            *applied += 1;
-        }
-        queue.retain(|r, _| *r > *applied);
-        self.index.advance(*applied);
-        drop(queue);
-        self.announce();
-        Ok(())
+        self.publish_in_order(revision, touched, removed, deltas)
+            .await
     }
 
-    /// SQLite (a file): the write's effect joins the queue and every write
-    /// whose turn has come is applied, in revision order, then published in
-    /// one step. Organizations the write described with deltas follow them
-    /// in memory (on top of exactly the writes before it); the others were
-    /// re-read beforehand, outside the lock, together with the revision the
-    /// read reflects, so a delta of an earlier write never lands on top of a
-    /// read that already holds it. Returns once the write is in the index.
+    /// SQLite: the write's effect joins the queue and every write whose turn
+    /// has come is applied, in revision order, then published in one step.
+    /// Organizations the write described with deltas follow them in memory
+    /// (on top of exactly the writes before it); the others were re-read
+    /// beforehand, outside the lock, together with the revision the read
+    /// reflects, so a delta of an earlier write never lands on top of a read
+    /// that already holds it. Returns once the write is in the index.
     async fn publish_in_order(
         &self,
         revision: i64,
@@ -782,33 +763,27 @@ impl Store {
         removed: BTreeSet<OrgId>,
         deltas: BTreeMap<OrgId, Vec<IndexDelta>>,
     ) -> Result<()> {
-        let reread: Vec<OrgId> = touched
-            .iter()
+        let reread: BTreeSet<OrgId> = touched
+            .into_iter()
             .filter(|o| !deltas.contains_key(o))
-            .copied()
             .collect();
         let effect = Effect {
-            reread: if reread.is_empty() {
-                None
-            } else {
-                Some(self.reread(reread).await?)
-            },
-            deltas: deltas
-                .into_iter()
-                .filter(|(o, _)| touched.contains(o))
-                .collect(),
+            reread: self.rebuild_orgs(reread).await?,
+            deltas: deltas.into_iter().collect(),
             removed: removed.into_iter().collect(),
         };
-        {
+        let drained = {
             let mut applied = self.applied.lock().await;
             let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
             queue.insert(revision, effect);
-            let drained = self.drain(&mut applied, &mut queue);
-            drop(queue);
-            drop(applied);
-            self.announce();
-            drained?;
+            self.drain(&mut applied, &mut queue)
+        };
+        self.announce();
+        #[cfg(debug_assertions)]
+        for (org, at, ix) in drained.as_ref().into_iter().flatten() {
+            self.verify_followed(*org, *at, ix).await;
         }
+        drained?;
         // An earlier write of the same commit group applies this one when
         // it arrives (all of a group's writes learn of its commit at once).
         if self
@@ -824,67 +799,89 @@ impl Store {
     }
 
     /// Applies the queued writes from `applied + 1` on, as long as there is
-    /// no gap, and publishes the result.
-    fn drain(&self, applied: &mut i64, queue: &mut BTreeMap<i64, Effect>) -> Result<()> {
+    /// no gap, and publishes the result. An organization's deltas of all the
+    /// writes applied here are gathered and applied in one rebuild. Returns
+    /// the organizations that followed deltas (the revision and the index).
+    fn drain(
+        &self,
+        applied: &mut i64,
+        queue: &mut BTreeMap<i64, Effect>,
+    ) -> Result<Vec<(OrgId, i64, Arc<OrgIndex>)>> {
+        /// An organization as this drain leaves it: the revision it reflects,
+        /// its index (`None`: gone) and the deltas still to apply to that index.
+        struct Follow {
+            at: i64,
+            ix: Option<Arc<OrgIndex>>,
+            pending: Vec<IndexDelta>,
+        }
+        let follow = |at, ix| Follow {
+            at,
+            ix,
+            pending: Vec::new(),
+        };
         // Older entries are covered by a full rebuild that ran since.
         queue.retain(|r, _| *r > *applied);
         let snap = self.index.load_full();
-        // Organizations changed by this drain: the revision each reflects and its index.
-        let mut work: BTreeMap<OrgId, (i64, Option<Arc<OrgIndex>>)> = BTreeMap::new();
-        let reflected = |work: &BTreeMap<OrgId, (i64, Option<Arc<OrgIndex>>)>, org: OrgId| {
+        let mut work: BTreeMap<OrgId, Follow> = BTreeMap::new();
+        let at_of = |work: &BTreeMap<OrgId, Follow>, org: OrgId| {
             work.get(&org)
-                .cloned()
-                .or_else(|| Some((snap.org_revision(org)?, Some(snap.org(org)?.clone()))))
+                .map(|f| f.at)
+                .or_else(|| snap.org_revision(org))
         };
         let start = *applied;
         let mut failed = None;
         while let Some(effect) = queue.remove(&(*applied + 1)) {
             let r = *applied + 1;
-            if let Some((read_at, updates)) = effect.reread {
-                for u in updates {
-                    let (org, ix) = match u {
-                        OrgUpdate::Replace(org, ix) => (org, Some(ix)),
-                        OrgUpdate::Remove(org) => (org, None),
-                    };
-                    if reflected(&work, org).is_none_or(|(at, _)| at < read_at) {
-                        work.insert(org, (read_at, ix));
-                    }
+            for (read_at, u) in effect.reread {
+                let (org, ix) = match u {
+                    OrgUpdate::Replace(org, ix) => (org, Some(ix)),
+                    OrgUpdate::Remove(org) => (org, None),
+                };
+                if at_of(&work, org).is_none_or(|at| at < read_at) {
+                    work.insert(org, follow(read_at, ix));
                 }
             }
             for (org, list) in effect.deltas {
-                match reflected(&work, org) {
+                if let std::collections::btree_map::Entry::Vacant(e) = work.entry(org) {
+                    if let (Some(at), Some(ix)) = (snap.org_revision(org), snap.org(org)) {
+                        e.insert(follow(at, Some(ix.clone())));
+                    }
+                }
+                match work.get_mut(&org) {
                     // A re-read since holds this write already.
-                    Some((at, _)) if at >= r => {}
-                    Some((_, Some(ix))) => {
-                        let next = ix.with_deltas(org, &list);
-                        #[cfg(debug_assertions)]
-                        self.verify_deltas(org, r, &next);
-                        work.insert(org, (r, Some(Arc::new(next))));
+                    Some(f) if f.at >= r => {}
+                    Some(f) if f.ix.is_some() => {
+                        f.pending.extend(list);
+                        f.at = r;
                     }
                     // Not in the index (cannot be: the write found the
                     // organization); the caller rebuilds the whole index.
-                    _ => {
-                        failed = Some(org);
-                    }
+                    _ => failed = Some(org),
                 }
             }
             for org in effect.removed {
-                work.insert(org, (r, None));
+                work.insert(org, follow(r, None));
             }
             *applied = r;
         }
+        let mut followed = Vec::new();
         if *applied > start || !work.is_empty() {
-            let updates: Vec<(i64, OrgUpdate)> = work
-                .into_iter()
-                .map(|(org, (at, ix))| match ix {
-                    Some(ix) => (at, OrgUpdate::Replace(org, ix)),
-                    None => (at, OrgUpdate::Remove(org)),
-                })
-                .collect();
+            let mut updates: Vec<(i64, OrgUpdate)> = Vec::with_capacity(work.len());
+            for (org, f) in work {
+                updates.push(match f.ix {
+                    Some(ix) if f.pending.is_empty() => (f.at, OrgUpdate::Replace(org, ix)),
+                    Some(ix) => {
+                        let ix = Arc::new(ix.with_deltas(org, &f.pending));
+                        followed.push((org, f.at, ix.clone()));
+                        (f.at, OrgUpdate::Replace(org, ix))
+                    }
+                    None => (f.at, OrgUpdate::Remove(org)),
+                });
+            }
             self.index.publish_each(*applied, &updates);
         }
         match failed {
-            None => Ok(()),
+            None => Ok(followed),
             Some(org) => Err(Error::internal(std::io::Error::other(format!(
                 "organization {org} had deltas but was not in the index"
             )))),
@@ -894,64 +891,25 @@ impl Store {
     /// Debug builds: an organization that followed deltas must equal a fresh
     /// read of its rows, when the database is still at the same revision.
     #[cfg(debug_assertions)]
-    fn verify_deltas(&self, org: OrgId, revision: i64, followed: &OrgIndex) {
-        let Ok((read_at, mut rows)) =
-            self.with_reader(|conn| crate::fastload::read_orgs_at(conn, &[org]))
-        else {
+    pub(crate) async fn verify_followed(&self, org: OrgId, revision: i64, followed: &OrgIndex) {
+        let Ok(mut fresh) = self.rebuild_orgs(BTreeSet::from([org])).await else {
             return;
         };
-        if read_at != revision {
-            return;
+        if let Some((at, update)) = fresh.pop() {
+            if at == revision {
+                assert!(
+                    matches!(&update, OrgUpdate::Replace(_, ix) if ix.same_rows(followed)),
+                    "the index of {org} after the deltas up to revision {revision} differs from its rows in the database"
+                );
+            }
         }
-        let fresh = rows.pop().and_then(|(_, data)| data).map(OrgIndex::build);
-        assert!(
-            fresh.is_some_and(|f| f.same_rows(followed)),
-            "the index of {org} after the deltas of revision {revision} differs from its rows in the database"
-        );
-    }
-
-    /// Runs `f` on a cached read-only connection to the SQLite file (on the
-    /// calling thread: callers are on a blocking thread, or in a debug check).
-    fn with_reader<T>(&self, f: impl FnOnce(&mut rusqlite::Connection) -> Result<T>) -> Result<T> {
-        let path = self
-            .sqlite_file
-            .clone()
-            .ok_or_else(|| Error::internal(std::io::Error::other("not an SQLite file")))?;
-        let cached = self.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        let mut conn = match cached {
-            Some(c) => c,
-            None => crate::fastload::open(&path)?,
-        };
-        let out = f(&mut conn);
-        self.readers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(conn);
-        out
-    }
-
-    /// SQLite: fresh indexes of `orgs` and the revision they reflect.
-    async fn reread(&self, orgs: Vec<OrgId>) -> Result<(i64, Vec<OrgUpdate>)> {
-        let store = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let (at, rows) =
-                store.with_reader(|conn| crate::fastload::read_orgs_at(conn, &orgs))?;
-            let updates = rows
-                .into_iter()
-                .map(|(org, data)| update_of(org, data))
-                .collect();
-            Ok((at, updates))
-        })
-        .await
-        .map_err(Error::internal)?
     }
 }
 
 /// What a committed SQLite write does to the index (see [`Store::publish_in_order`]).
-#[derive(Default)]
 pub(crate) struct Effect {
-    /// Organizations re-read after the commit, and the revision the read reflects.
-    reread: Option<(i64, Vec<OrgUpdate>)>,
+    /// Organizations re-read after the commit, each with the revision its read reflects.
+    reread: Vec<(i64, OrgUpdate)>,
     /// Organizations that follow the write's deltas.
     deltas: Vec<(OrgId, Vec<IndexDelta>)>,
     /// Organizations gone.
@@ -967,7 +925,8 @@ fn update_of(org: OrgId, data: Option<roster_core::index::OrgData>) -> OrgUpdate
 
 impl Store {
     /// Fresh indexes of `orgs` from the committed state (`Remove` for an
-    /// organization that is gone). On an SQLite file the rows are read and the
+    /// organization that is gone), each with the revision its read snapshot
+    /// reflects (at least the latest committed when it was called). On an SQLite file the rows are read and the
     /// indexes built on a blocking thread through a cached read-only rusqlite
     /// connection (see `fastload`: fewer hand-offs than sqlx per row).
     pub(crate) async fn rebuild_orgs(
@@ -977,9 +936,25 @@ impl Store {
         if orgs.is_empty() {
             return Ok(Vec::new());
         }
-        if self.sqlite_file.is_some() {
-            let (at, updates) = self.reread(orgs.into_iter().collect()).await?;
-            return Ok(updates.into_iter().map(|u| (at, u)).collect());
+        if let Some(path) = self.sqlite_file.clone() {
+            let readers = self.readers.clone();
+            return tokio::task::spawn_blocking(move || {
+                let cached = readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+                let mut conn = match cached {
+                    Some(c) => c,
+                    None => crate::fastload::open(&path)?,
+                };
+                let orgs: Vec<OrgId> = orgs.into_iter().collect();
+                let read = crate::fastload::read_orgs_at(&mut conn, &orgs);
+                readers.lock().unwrap_or_else(|e| e.into_inner()).push(conn);
+                let (at, rows) = read?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(org, data)| (at, update_of(org, data)))
+                    .collect())
+            })
+            .await
+            .map_err(Error::internal)?;
         }
         // Several organizations (a follower catching up on a busy feed) load
         // on a few connections at once, each its share in turn, in one read
@@ -990,13 +965,7 @@ impl Store {
         for part in orgs.chunks(share) {
             let (pool, part, kind) = (self.pool.clone(), part.to_vec(), self.kind);
             tasks.spawn(async move {
-                let mut tx = pool.begin().await.map_err(db_err)?;
-                if kind == DbKind::Postgres {
-                    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_err)?;
-                }
+                let mut tx = read_snapshot(&pool, kind).await?;
                 let at = current_revision(&mut tx).await?;
                 let mut updates = Vec::with_capacity(part.len());
                 for org in part {

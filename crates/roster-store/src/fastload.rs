@@ -82,12 +82,16 @@ pub(crate) fn open(path: &std::path::Path) -> Result<Connection> {
 pub(crate) fn read_all(path: &std::path::Path) -> Result<(i64, HashMap<OrgId, OrgData>)> {
     let mut conn = open(path)?;
     let tx = conn.transaction().map_err(internal)?;
-    let revision: i64 = tx
-        .query_row("SELECT revision FROM meta WHERE id = 1", [], |r| r.get(0))
-        .map_err(internal)?;
+    let revision = revision_in(&tx)?;
     let data = read(&tx, None)?;
     tx.commit().map_err(internal)?;
     Ok((revision, data))
+}
+
+/// The deployment revision, as the transaction `tx` sees it.
+fn revision_in(tx: &rusqlite::Transaction<'_>) -> Result<i64> {
+    tx.query_row("SELECT revision FROM meta WHERE id = 1", [], |r| r.get(0))
+        .map_err(internal)
 }
 
 /// Organizations' rows, `None` for one that is gone.
@@ -98,9 +102,7 @@ pub(crate) type OrgRows = Vec<(OrgId, Option<OrgData>)>;
 /// them exactly, however many writes have committed since the caller's).
 pub(crate) fn read_orgs_at(conn: &mut Connection, orgs: &[OrgId]) -> Result<(i64, OrgRows)> {
     let tx = conn.transaction().map_err(internal)?;
-    let revision: i64 = tx
-        .query_row("SELECT revision FROM meta WHERE id = 1", [], |r| r.get(0))
-        .map_err(internal)?;
+    let revision = revision_in(&tx)?;
     let mut out = Vec::with_capacity(orgs.len());
     for org in orgs {
         let mut data = read(&tx, Some(*org))?;
