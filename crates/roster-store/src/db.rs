@@ -66,6 +66,10 @@ pub struct Store {
     pub(crate) credentials: Arc<crate::auth::CredentialCache>,
     /// The index's revision, for callers waiting until it reaches theirs.
     revisions: Arc<tokio::sync::watch::Sender<i64>>,
+    /// PostgreSQL: the writes of this process take the revision row lock one
+    /// at a time, so the others wait here, in a queue, rather than all
+    /// waking and contending in the database's lock manager at each commit.
+    revision_turn: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -154,6 +158,7 @@ impl Store {
             queue: Arc::default(),
             credentials: Arc::new(crate::auth::CredentialCache::default()),
             revisions: Arc::new(tokio::sync::watch::Sender::new(0)),
+            revision_turn: Arc::default(),
         })
     }
 
@@ -679,6 +684,10 @@ impl Tx {
         let events = std::mem::take(&mut self.events);
         let ctx = self.ctx.clone();
         // The revision comes last: its row lock orders all writers until the commit.
+        let turn = match store.kind {
+            DbKind::Postgres => Some(store.revision_turn.lock().await),
+            DbKind::Sqlite => None,
+        };
         let revision = record_revision(
             self.conn(),
             store.kind,
@@ -694,6 +703,7 @@ impl Tx {
             // flushed) and waits for the group's commit.
             TxConn::Sqlite(turn) => turn.release().await?.await?,
         }
+        drop(turn);
         if self.credentials_changed {
             store.credentials.clear();
         }

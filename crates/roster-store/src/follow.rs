@@ -15,6 +15,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// At most this many revisions are read from the feed in one query.
+const FEED_BATCH: i64 = 10_000;
+
 /// How often a replica polls when no notification arrives.
 const POLL: Duration = Duration::from_millis(50);
 
@@ -25,13 +28,18 @@ impl Store {
     /// Applies every change committed after the index's revision. Returns the
     /// revision now applied.
     pub async fn catch_up(&self) -> Result<i64> {
-        self.catch_up_from_feed(None).await
+        loop {
+            if let (to, false) = self.catch_up_from_feed(None).await? {
+                return Ok(to);
+            }
+        }
     }
 
     /// [`Store::catch_up`] for a write of this process at `revision`
     /// (committed): returns at once if the index holds it already.
     pub(crate) async fn catch_up_to(&self, revision: i64) -> Result<()> {
-        self.catch_up_from_feed(Some(revision)).await.map(|_| ())
+        while self.catch_up_from_feed(Some(revision)).await?.1 {}
+        Ok(())
     }
 
     /// Reads the feed after the applied revision and applies it in revision
@@ -41,17 +49,25 @@ impl Store {
     /// revision the read reflects (at least the last one in the feed read,
     /// so the read covers every delta of the batch). This process's own
     /// writes come through here too: the feed holds each write from its
-    /// commit on, in the order the revision lock gave them.
-    async fn catch_up_from_feed(&self, wanted: Option<i64>) -> Result<i64> {
+    /// commit on, in the order the revision lock gave them. Returns the
+    /// revision applied and whether more of the feed remains to be read
+    /// (`wanted`, if given, not reached yet, or a full range read).
+    async fn catch_up_from_feed(&self, wanted: Option<i64>) -> Result<(i64, bool)> {
         let mut applied = self.applied.lock().await;
         let from = *applied;
         if wanted.is_some_and(|w| w <= from) {
-            return Ok(from);
+            return Ok((from, false));
         }
+        // A range bounded on both sides, so the generic plan of the prepared
+        // statement walks the primary key instead of scanning the whole feed
+        // (its statistics lag behind its growth). Revisions have no gaps, so
+        // a replica further behind reads several ranges (see the callers).
         let rows = sqlx::query(
-            "SELECT revision, org_id, delta FROM changes WHERE revision > $1 ORDER BY revision",
+            "SELECT revision, org_id, delta FROM changes \
+             WHERE revision > $1 AND revision <= $2 ORDER BY revision",
         )
         .bind(from)
+        .bind(from + FEED_BATCH)
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
@@ -85,12 +101,12 @@ impl Store {
             }
         }
         if to == from {
-            return Ok(from);
+            return Ok((from, false));
         }
         if everything {
             drop(applied);
             self.rebuild_index().await?;
-            return Ok(self.revision());
+            return Ok((self.revision(), false));
         }
         let snap = self.index().load_full();
         let mut updates: Vec<(i64, OrgUpdate)> = Vec::new();
@@ -121,7 +137,8 @@ impl Store {
         self.index().publish_each(to, &updates);
         *applied = to;
         self.announce();
-        Ok(to)
+        let more = to == from + FEED_BATCH || wanted.is_some_and(|w| to < w);
+        Ok((to, more))
     }
 
     /// Follows other replicas' writes for as long as the process runs
