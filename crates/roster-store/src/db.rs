@@ -1010,7 +1010,7 @@ impl Tx {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A write with more audit events than one statement carries records
@@ -1066,6 +1066,19 @@ mod tests {
 
     #[tokio::test]
     async fn many_events_postgres() {
+        on_postgres("many_events_postgres", |url| async move {
+            many_events_at_one_revision(&url).await
+        })
+        .await;
+    }
+
+    /// Runs `test` on a throwaway PostgreSQL database (dropped afterwards);
+    /// skips it, saying so, when no server is reachable and none is required.
+    pub(crate) async fn on_postgres<F, Fut>(test: &str, f: F)
+    where
+        F: FnOnce(String) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
         use sqlx::Connection;
         let admin = std::env::var("ROSTER_TEST_POSTGRES_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
@@ -1074,17 +1087,17 @@ mod tests {
             Ok(c) => c,
             Err(e) if required => panic!("PostgreSQL required but unreachable at {admin}: {e}"),
             Err(e) => {
-                eprintln!("SKIPPED many_events_postgres: PostgreSQL unreachable at {admin} ({e})");
+                eprintln!("SKIPPED {test}: PostgreSQL unreachable at {admin} ({e})");
                 return;
             }
         };
-        let name = format!("roster_events_{}", uuid::Uuid::now_v7().simple());
+        let name = format!("roster_unit_{}", uuid::Uuid::now_v7().simple());
         sqlx::query(&format!("CREATE DATABASE {name}"))
             .execute(&mut c)
             .await
             .unwrap();
         let base = admin.rsplit_once('/').unwrap().0;
-        many_events_at_one_revision(&format!("{base}/{name}")).await;
+        f(format!("{base}/{name}")).await;
         sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
             .execute(&mut c)
             .await
