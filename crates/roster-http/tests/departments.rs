@@ -1443,8 +1443,22 @@ fn refused_escalation(r: &Res) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
-async fn joining_a_department_that_holds_admin_needs_admins_keys() {
+/// The setting of the escalation tests: an organization whose "Admins"
+/// department holds the Admin role (so the members of "Sub", below it, hold
+/// it too), a Department Manager, who may manage departments and their
+/// members but holds none of Admin's strongest keys, and Jane, a plain
+/// member in no department.
+struct AdminDepts {
+    app: TestApp,
+    org: String,
+    owner: TestUser,
+    dm: TestUser,
+    jane: String,
+    admins: String,
+    sub: String,
+}
+
+async fn admin_depts() -> AdminDepts {
     let app = TestApp::spawn().await;
     let (org, owner) = app.org("Acme").await;
     let dm = app
@@ -1454,6 +1468,28 @@ async fn joining_a_department_that_holds_admin_needs_admins_keys() {
     let admins = id_of(&create(&app, &org, &owner.token, "Admins", None).await);
     let sub = id_of(&create(&app, &org, &owner.token, "Sub", Some(&admins)).await);
     bind(&app, &org, &owner.token, &admins, "role_admin").await;
+    AdminDepts {
+        app,
+        org,
+        owner,
+        dm,
+        jane,
+        admins,
+        sub,
+    }
+}
+
+#[tokio::test]
+async fn joining_a_department_that_holds_admin_needs_admins_keys() {
+    let AdminDepts {
+        app,
+        org,
+        owner,
+        dm,
+        jane,
+        admins,
+        sub,
+    } = admin_depts().await;
     assert!(!allowed(&app, &org, &dm.id, "view_audit_log"));
     let rev = app.store.revision();
     // Neither themself nor anyone else, neither in the department nor in a
@@ -1494,8 +1530,14 @@ async fn joining_a_department_that_holds_admin_needs_admins_keys() {
 
 #[tokio::test]
 async fn department_members_may_add_to_departments_whose_roles_they_hold() {
-    let app = TestApp::spawn().await;
-    let (org, owner) = app.org("Acme").await;
+    let AdminDepts {
+        app,
+        org,
+        owner,
+        dm,
+        jane,
+        ..
+    } = admin_depts().await;
     // A clerk holds only what department membership needs.
     let clerk_role = custom_role(
         &app,
@@ -1506,7 +1548,6 @@ async fn department_members_may_add_to_departments_whose_roles_they_hold() {
     )
     .await;
     let clerk = app.member(&org, "Carl Clerk", &clerk_role).await;
-    let jane = staff(&app, &org, "Jane Smith").await;
     let plain = id_of(&create(&app, &org, &owner.token, "Plain", None).await);
     let clerks = id_of(&create(&app, &org, &owner.token, "Clerks", None).await);
     let clerks_sub = id_of(&create(&app, &org, &owner.token, "Filing", Some(&clerks)).await);
@@ -1553,9 +1594,6 @@ async fn department_members_may_add_to_departments_whose_roles_they_hold() {
         .is_empty());
     assert!(!allowed(&app, &org, &jane, "manage_users"));
     // A Department Manager holds all of it.
-    let dm = app
-        .member(&org, "Dee Manager", "role_department_manager")
-        .await;
     let r = add_member(&app, &org, &dm.token, &managers, &jane).await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     assert!(allowed(&app, &org, &jane, "manage_users"));
@@ -1563,14 +1601,15 @@ async fn department_members_may_add_to_departments_whose_roles_they_hold() {
 
 #[tokio::test]
 async fn removing_a_department_member_needs_the_right_to_take_its_roles_away() {
-    let app = TestApp::spawn().await;
-    let (org, owner) = app.org("Acme").await;
-    let dm = app
-        .member(&org, "Dee Manager", "role_department_manager")
-        .await;
-    let jane = staff(&app, &org, "Jane Smith").await;
-    let admins = id_of(&create(&app, &org, &owner.token, "Admins", None).await);
-    let sub = id_of(&create(&app, &org, &owner.token, "Sub", Some(&admins)).await);
+    let AdminDepts {
+        app,
+        org,
+        owner,
+        dm,
+        jane,
+        admins,
+        sub,
+    } = admin_depts().await;
     // Only a denial: giving it takes nothing a manager lacks, but taking it
     // away lifts the denial, which grants manage_billing back.
     let no_billing = custom_role(
@@ -1583,7 +1622,6 @@ async fn removing_a_department_member_needs_the_right_to_take_its_roles_away() {
     .await;
     let restricted = id_of(&create(&app, &org, &owner.token, "Restricted", None).await);
     let managers = id_of(&create(&app, &org, &owner.token, "Managers", None).await);
-    bind(&app, &org, &owner.token, &admins, "role_admin").await;
     bind(&app, &org, &owner.token, &restricted, &no_billing).await;
     bind(
         &app,
@@ -1640,19 +1678,19 @@ async fn removing_a_department_member_needs_the_right_to_take_its_roles_away() {
 
 #[tokio::test]
 async fn moving_a_department_under_admin_needs_admins_keys() {
-    let app = TestApp::spawn().await;
-    let (org, owner) = app.org("Acme").await;
-    let dm = app
-        .member(&org, "Dee Manager", "role_department_manager")
-        .await;
-    let jane = staff(&app, &org, "Jane Smith").await;
-    let admins = id_of(&create(&app, &org, &owner.token, "Admins", None).await);
-    let left = id_of(&create(&app, &org, &owner.token, "Left", Some(&admins)).await);
+    let AdminDepts {
+        app,
+        org,
+        owner,
+        dm,
+        jane,
+        admins,
+        sub: left,
+    } = admin_depts().await;
     let right = id_of(&create(&app, &org, &owner.token, "Right", Some(&admins)).await);
     let plain = id_of(&create(&app, &org, &owner.token, "Plain", None).await);
     let team = id_of(&create(&app, &org, &owner.token, "Team", None).await);
     let squad = id_of(&create(&app, &org, &owner.token, "Squad", Some(&team)).await);
-    bind(&app, &org, &owner.token, &admins, "role_admin").await;
     let r = add_member(&app, &org, &owner.token, &squad, &jane).await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     // Under a department without roles: allowed.
