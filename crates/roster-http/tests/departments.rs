@@ -1741,3 +1741,227 @@ async fn moving_a_department_under_admin_needs_admins_keys() {
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert!(!allowed(&app, &org, &jane, "view_audit_log"));
 }
+
+// --- reviving a removed membership hands its departments' roles back
+
+/// Soft-deletes `user`'s membership as `token`.
+async fn remove_from_org(app: &TestApp, org: &str, token: &str, user: &str) -> Res {
+    app.delete(
+        &format!("/v1/organizations/{org}/users/{user}/delete"),
+        token,
+    )
+    .await
+}
+
+async fn restore(app: &TestApp, org: &str, token: &str, user: &str) -> Res {
+    app.post(
+        &format!("/v1/organizations/{org}/users/{user}/restore"),
+        token,
+        json!({}),
+    )
+    .await
+}
+
+/// Whether `user`'s membership of `org` is soft-deleted, in the database.
+#[allow(clippy::unwrap_used)] // test helper: a failure is the assertion
+async fn stored_deleted(app: &TestApp, org: &str, user: &str) -> bool {
+    let org = roster_core::OrgId::parse(org).unwrap().uuid().to_string();
+    let user = roster_core::UserId::parse(user).unwrap().uuid().to_string();
+    let n = sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(*) FROM memberships WHERE org_id = $1 AND user_id = $2 AND deleted_at IS NOT NULL",
+    )
+    .bind(org)
+    .bind(user)
+    .fetch_one(app.store.pool())
+    .await
+    .unwrap();
+    n == 1
+}
+
+/// Whether the API shows `user` as a deleted member of `org`.
+async fn shown_deleted(app: &TestApp, org: &str, token: &str, user: &str) -> bool {
+    let r = app
+        .get(&format!("/v1/organizations/{org}/users/{user}"), token)
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    r.body["is_deleted"] == json!(true)
+}
+
+/// Invites `email` into `org` as a Member, as `token`.
+async fn invite(app: &TestApp, org: &str, token: &str, email: &str) -> Res {
+    app.post(
+        &format!("/v1/organizations/{org}/invite-user"),
+        token,
+        json!({"email": email, "role_id": "role_member", "send_invitation": true}),
+    )
+    .await
+}
+
+async fn accept(app: &TestApp, key: &str, token: &str) -> Res {
+    app.call(
+        reqwest::Method::POST,
+        &format!("/v1/invitations/accept?email_key={key}"),
+        Some(token),
+        None,
+    )
+    .await
+}
+
+/// The states of the invitations stored for `email`.
+#[allow(clippy::unwrap_used)] // test helper: a failure is the assertion
+async fn stored_invitations(app: &TestApp, email: &str) -> Vec<String> {
+    sqlx::query_scalar::<_, String>("SELECT state FROM invitations WHERE email_key = $1")
+        .bind(email.to_lowercase())
+        .fetch_all(app.store.pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn restoring_a_member_hands_their_departments_roles_back_only_to_who_may_give_them() {
+    let AdminDepts {
+        app,
+        org,
+        owner,
+        jane,
+        sub,
+        ..
+    } = admin_depts().await;
+    // A remover may remove (and restore) members and manage departments.
+    let remover_role = custom_role(
+        &app,
+        &org,
+        &owner.token,
+        "Remover",
+        json!({"capabilities": ["remove_users", "manage_departments"]}),
+    )
+    .await;
+    let remover = app.member(&org, "Rita Remover", &remover_role).await;
+    let clerk_role = custom_role(
+        &app,
+        &org,
+        &owner.token,
+        "Clerk",
+        json!({"capabilities": ["manage_departments"]}),
+    )
+    .await;
+    let clerks = id_of(&create(&app, &org, &owner.token, "Clerks", None).await);
+    bind(&app, &org, &owner.token, &clerks, &clerk_role).await;
+    let ken = staff(&app, &org, "Ken Clerk").await;
+    for (dept, user) in [(&sub, &jane), (&clerks, &ken)] {
+        let r = add_member(&app, &org, &owner.token, dept, user).await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+    }
+    assert!(allowed(&app, &org, &jane, "view_audit_log"));
+    assert!(allowed(&app, &org, &ken, "manage_departments"));
+    // Removing a member takes all their roles away and needs only the
+    // right to remove users.
+    for user in [&jane, &ken] {
+        let r = remove_from_org(&app, &org, &remover.token, user).await;
+        assert_eq!(r.status, 204, "{:?}", r.body);
+    }
+    assert!(!allowed(&app, &org, &jane, "view_audit_log"));
+    assert!(!allowed(&app, &org, &ken, "manage_departments"));
+    // Restoring Jane would hand Admin back to her (through Sub, below
+    // Admins): refused, and nothing written.
+    let rev = app.store.revision();
+    let r = restore(&app, &org, &remover.token, &jane).await;
+    let missing = refused_escalation(&r);
+    assert!(
+        missing.contains(&"override_all_permissions".to_owned()),
+        "{missing:?}"
+    );
+    assert!(
+        missing.contains(&"view_audit_log".to_owned()),
+        "{missing:?}"
+    );
+    assert_eq!(app.store.revision(), rev, "nothing written");
+    assert!(stored_deleted(&app, &org, &jane).await);
+    assert!(shown_deleted(&app, &org, &owner.token, &jane).await);
+    assert_eq!(stored_departments_of(&app, &jane).await, 1);
+    assert!(member_ids(&app, &org, &owner.token, &sub).await.is_empty());
+    assert!(!allowed(&app, &org, &jane, "view_audit_log"));
+    // Ken's department holds only what the remover holds: theirs to restore.
+    let r = restore(&app, &org, &remover.token, &ken).await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    assert!(!stored_deleted(&app, &org, &ken).await);
+    assert!(!shown_deleted(&app, &org, &owner.token, &ken).await);
+    assert_eq!(
+        member_ids(&app, &org, &owner.token, &clerks).await,
+        vec![ken.clone()]
+    );
+    assert!(allowed(&app, &org, &ken, "manage_departments"));
+    // The Owner (who holds all of Admin) may restore Jane.
+    let r = restore(&app, &org, &owner.token, &jane).await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    assert!(!stored_deleted(&app, &org, &jane).await);
+    assert_eq!(
+        member_ids(&app, &org, &owner.token, &sub).await,
+        vec![jane.clone()]
+    );
+    assert!(allowed(&app, &org, &jane, "view_audit_log"));
+}
+
+#[tokio::test]
+#[allow(clippy::unwrap_used)] // a failure is the assertion
+async fn inviting_back_a_removed_member_hands_their_departments_roles_back_only_to_who_may_give_them(
+) {
+    let AdminDepts {
+        app,
+        org,
+        owner,
+        dm,
+        sub,
+        ..
+    } = admin_depts().await;
+    let eve = app.member(&org, "Eve Green", "role_member").await;
+    let r = add_member(&app, &org, &owner.token, &sub, &eve.id).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let r = remove_from_org(&app, &org, &owner.token, &eve.id).await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    // Inviting Eve (an existing user) revives her membership as Pending,
+    // with her departments: a Department Manager may invite, but may not
+    // hand Admin back to her.
+    let rev = app.store.revision();
+    let r = invite(&app, &org, &dm.token, &eve.email).await;
+    let missing = refused_escalation(&r);
+    assert!(
+        missing.contains(&"override_all_permissions".to_owned()),
+        "{missing:?}"
+    );
+    assert_eq!(app.store.revision(), rev, "nothing written");
+    assert!(stored_deleted(&app, &org, &eve.id).await);
+    assert!(shown_deleted(&app, &org, &owner.token, &eve.id).await);
+    assert!(stored_invitations(&app, &eve.email).await.is_empty());
+    // The Owner may invite her back.
+    let r = invite(&app, &org, &owner.token, &eve.email).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let key = r.body["email_key"].as_str().unwrap().to_owned();
+    assert!(!stored_deleted(&app, &org, &eve.id).await);
+    // Removed again before she answers: accepting would revive the
+    // membership, and Eve, no member now, may hand out nothing.
+    let r = remove_from_org(&app, &org, &owner.token, &eve.id).await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    let rev = app.store.revision();
+    let r = accept(&app, &key, &eve.token).await;
+    let missing = refused_escalation(&r);
+    assert!(
+        missing.contains(&"override_all_permissions".to_owned()),
+        "{missing:?}"
+    );
+    assert_eq!(app.store.revision(), rev, "nothing written");
+    assert!(stored_deleted(&app, &org, &eve.id).await);
+    assert!(shown_deleted(&app, &org, &owner.token, &eve.id).await);
+    assert_eq!(stored_invitations(&app, &eve.email).await, vec!["pending"]);
+    assert!(!allowed(&app, &org, &eve.id, "view_audit_log"));
+    // Once the Owner has restored her, she accepts and holds Admin again.
+    let r = restore(&app, &org, &owner.token, &eve.id).await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    let r = accept(&app, &key, &eve.token).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        member_ids(&app, &org, &owner.token, &sub).await,
+        vec![eve.id.clone()]
+    );
+    assert!(allowed(&app, &org, &eve.id, "view_audit_log"));
+}
