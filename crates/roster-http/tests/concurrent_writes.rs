@@ -203,6 +203,15 @@ enum Poison {
     Commit,
 }
 
+/// How a test's writes reach the store.
+#[derive(Debug, Clone, Copy)]
+enum Via {
+    /// The organization API, which answers a bare 500 for our faults.
+    Http,
+    /// The store's methods, whose errors carry their cause.
+    Store,
+}
+
 struct Fixture {
     app: std::sync::Arc<TestApp>,
     org: String,
@@ -347,11 +356,25 @@ impl Fixture {
     /// Assigns through the store, within [`BOUND`]; a failure must be the
     /// forced one (the poisoned write's own error) or its group's.
     fn assign_store(&self, member: usize, role: usize) -> impl Future<Output = Attempt> + 'static {
+        self.assign_store_traced(member, role, "test")
+    }
+
+    /// [`Fixture::assign_store`] with its own trace id.
+    fn assign_store_traced(
+        &self,
+        member: usize,
+        role: usize,
+        trace_id: &str,
+    ) -> impl Future<Output = Attempt> + 'static {
         let app = self.app.clone();
         let access = access::<need::AssignRoles>(&app, &self.org);
         let (rid, user) = (self.roles[role], self.members[member]);
+        let ctx = roster_store::Ctx {
+            trace_id: trace_id.to_owned(),
+            ..ctx()
+        };
         async move {
-            let w = tokio::time::timeout(BOUND, app.store.assign_role(&ctx(), &access, rid, user))
+            let w = tokio::time::timeout(BOUND, app.store.assign_role(&ctx, &access, rid, user))
                 .await
                 .unwrap_or_else(|_| {
                     panic!("assign_role({rid}, {user}) did not return within {BOUND:?}")
@@ -367,7 +390,9 @@ impl Fixture {
                 Err(e @ Error::Internal(_)) => {
                     let text = format!("{e} ({:?})", std::error::Error::source(&e));
                     assert!(
-                        text.contains("forced failure") || text.contains("the commit failed"),
+                        text.contains("forced failure")
+                            || text.contains("the commit failed")
+                            || text.contains("the commit group was rolled back"),
                         "assign_role({rid}, {user}) failed for another reason: {text}"
                     );
                     a.error = Some(text);
@@ -384,12 +409,25 @@ impl Fixture {
     /// go. Nothing commits the group before they have all had their turn (the
     /// flusher queues behind them).
     async fn in_one_group(&self, pairs: &[(usize, usize)]) -> Vec<Attempt> {
+        self.in_one_group_by(pairs, Via::Http).await
+    }
+
+    /// [`Fixture::in_one_group`] over HTTP or through the store (the `i`-th
+    /// write then traced `write-{i}`).
+    async fn in_one_group_by(&self, pairs: &[(usize, usize)], via: Via) -> Vec<Attempt> {
         // Let any flush still under way end first.
         tokio::time::sleep(Duration::from_millis(100)).await;
         let held = self.app.store.begin(&ctx()).await.unwrap();
         let mut tasks = Vec::new();
-        for &(m, r) in pairs {
-            tasks.push(tokio::spawn(self.assign_http(m, r)));
+        for (i, &(m, r)) in pairs.iter().enumerate() {
+            tasks.push(match via {
+                Via::Http => tokio::spawn(futures_boxed(self.assign_http(m, r))),
+                Via::Store => tokio::spawn(futures_boxed(self.assign_store_traced(
+                    m,
+                    r,
+                    &format!("write-{i}"),
+                ))),
+            });
             // Ample time for the request to queue for the writer.
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
@@ -632,8 +670,33 @@ async fn a_commit_group_rolled_back_by_the_database_fails_every_write_in_it() {
     record(&mut acked, &got);
     fx.assert_consistent(&acked, start).await;
 
+    // What they are told. The HTTP clients got a bare 500 (the envelope
+    // hides our faults; the log has each one's error under its trace id).
+    // Through the store, the poisoned write fails with its own cause, and
+    // its group-mates are told that the database rolled the group back
+    // during that write, not about the savepoint that went with it.
+    let before = fx.app.store.revision();
+    let group2 = [(4, 0), (5, 1), (6, POISONED), (7, 2)];
+    let got = fx.in_one_group_by(&group2, Via::Store).await;
+    let failed: Vec<bool> = got.iter().map(|a| a.ok.is_none()).collect();
+    assert_eq!(failed, [true, true, true, false], "{got:#?}");
+    assert_eq!(got[3].ok.as_ref().unwrap().0, before + 1, "{got:#?}");
+    let own = got[2].error.as_deref().unwrap();
+    assert!(own.contains("forced failure"), "{own}");
+    for a in &got[..2] {
+        let told = a.error.as_deref().unwrap();
+        assert!(told.contains("the commit group was rolled back"), "{told}");
+        assert!(
+            told.contains("the database rolled back the whole transaction during write write-2"),
+            "names the write whose error is the cause: {told}"
+        );
+        assert!(!told.contains("savepoint"), "{told}");
+    }
+    record(&mut acked, &got);
+    fx.assert_consistent(&acked, start).await;
+
     // A storm: every pair not tried yet, 24 at a time.
-    let used: BTreeSet<_> = group.iter().copied().collect();
+    let used: BTreeSet<_> = group.iter().chain(&group2).copied().collect();
     let pairs = scrambled(&fx, &acked, &used);
     let got = storm(&fx, &pairs, 24).await;
     let poisoned = got.iter().filter(|a| a.role == POISONED).count();

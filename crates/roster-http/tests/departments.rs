@@ -1443,8 +1443,22 @@ fn refused_escalation(r: &Res) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
-async fn joining_a_department_that_holds_admin_needs_admins_keys() {
+/// The setting of the escalation tests: an organization whose "Admins"
+/// department holds the Admin role (so the members of "Sub", below it, hold
+/// it too), a Department Manager, who may manage departments and their
+/// members but holds none of Admin's strongest keys, and Jane, a plain
+/// member in no department.
+struct AdminDepts {
+    app: TestApp,
+    org: String,
+    owner: TestUser,
+    dm: TestUser,
+    jane: String,
+    admins: String,
+    sub: String,
+}
+
+async fn admin_depts() -> AdminDepts {
     let app = TestApp::spawn().await;
     let (org, owner) = app.org("Acme").await;
     let dm = app
@@ -1454,6 +1468,28 @@ async fn joining_a_department_that_holds_admin_needs_admins_keys() {
     let admins = id_of(&create(&app, &org, &owner.token, "Admins", None).await);
     let sub = id_of(&create(&app, &org, &owner.token, "Sub", Some(&admins)).await);
     bind(&app, &org, &owner.token, &admins, "role_admin").await;
+    AdminDepts {
+        app,
+        org,
+        owner,
+        dm,
+        jane,
+        admins,
+        sub,
+    }
+}
+
+#[tokio::test]
+async fn joining_a_department_that_holds_admin_needs_admins_keys() {
+    let AdminDepts {
+        app,
+        org,
+        owner,
+        dm,
+        jane,
+        admins,
+        sub,
+    } = admin_depts().await;
     assert!(!allowed(&app, &org, &dm.id, "view_audit_log"));
     let rev = app.store.revision();
     // Neither themself nor anyone else, neither in the department nor in a
@@ -1494,8 +1530,14 @@ async fn joining_a_department_that_holds_admin_needs_admins_keys() {
 
 #[tokio::test]
 async fn department_members_may_add_to_departments_whose_roles_they_hold() {
-    let app = TestApp::spawn().await;
-    let (org, owner) = app.org("Acme").await;
+    let AdminDepts {
+        app,
+        org,
+        owner,
+        dm,
+        jane,
+        ..
+    } = admin_depts().await;
     // A clerk holds only what department membership needs.
     let clerk_role = custom_role(
         &app,
@@ -1506,7 +1548,6 @@ async fn department_members_may_add_to_departments_whose_roles_they_hold() {
     )
     .await;
     let clerk = app.member(&org, "Carl Clerk", &clerk_role).await;
-    let jane = staff(&app, &org, "Jane Smith").await;
     let plain = id_of(&create(&app, &org, &owner.token, "Plain", None).await);
     let clerks = id_of(&create(&app, &org, &owner.token, "Clerks", None).await);
     let clerks_sub = id_of(&create(&app, &org, &owner.token, "Filing", Some(&clerks)).await);
@@ -1553,9 +1594,6 @@ async fn department_members_may_add_to_departments_whose_roles_they_hold() {
         .is_empty());
     assert!(!allowed(&app, &org, &jane, "manage_users"));
     // A Department Manager holds all of it.
-    let dm = app
-        .member(&org, "Dee Manager", "role_department_manager")
-        .await;
     let r = add_member(&app, &org, &dm.token, &managers, &jane).await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     assert!(allowed(&app, &org, &jane, "manage_users"));
@@ -1563,14 +1601,15 @@ async fn department_members_may_add_to_departments_whose_roles_they_hold() {
 
 #[tokio::test]
 async fn removing_a_department_member_needs_the_right_to_take_its_roles_away() {
-    let app = TestApp::spawn().await;
-    let (org, owner) = app.org("Acme").await;
-    let dm = app
-        .member(&org, "Dee Manager", "role_department_manager")
-        .await;
-    let jane = staff(&app, &org, "Jane Smith").await;
-    let admins = id_of(&create(&app, &org, &owner.token, "Admins", None).await);
-    let sub = id_of(&create(&app, &org, &owner.token, "Sub", Some(&admins)).await);
+    let AdminDepts {
+        app,
+        org,
+        owner,
+        dm,
+        jane,
+        admins,
+        sub,
+    } = admin_depts().await;
     // Only a denial: giving it takes nothing a manager lacks, but taking it
     // away lifts the denial, which grants manage_billing back.
     let no_billing = custom_role(
@@ -1583,7 +1622,6 @@ async fn removing_a_department_member_needs_the_right_to_take_its_roles_away() {
     .await;
     let restricted = id_of(&create(&app, &org, &owner.token, "Restricted", None).await);
     let managers = id_of(&create(&app, &org, &owner.token, "Managers", None).await);
-    bind(&app, &org, &owner.token, &admins, "role_admin").await;
     bind(&app, &org, &owner.token, &restricted, &no_billing).await;
     bind(
         &app,
@@ -1640,19 +1678,19 @@ async fn removing_a_department_member_needs_the_right_to_take_its_roles_away() {
 
 #[tokio::test]
 async fn moving_a_department_under_admin_needs_admins_keys() {
-    let app = TestApp::spawn().await;
-    let (org, owner) = app.org("Acme").await;
-    let dm = app
-        .member(&org, "Dee Manager", "role_department_manager")
-        .await;
-    let jane = staff(&app, &org, "Jane Smith").await;
-    let admins = id_of(&create(&app, &org, &owner.token, "Admins", None).await);
-    let left = id_of(&create(&app, &org, &owner.token, "Left", Some(&admins)).await);
+    let AdminDepts {
+        app,
+        org,
+        owner,
+        dm,
+        jane,
+        admins,
+        sub: left,
+    } = admin_depts().await;
     let right = id_of(&create(&app, &org, &owner.token, "Right", Some(&admins)).await);
     let plain = id_of(&create(&app, &org, &owner.token, "Plain", None).await);
     let team = id_of(&create(&app, &org, &owner.token, "Team", None).await);
     let squad = id_of(&create(&app, &org, &owner.token, "Squad", Some(&team)).await);
-    bind(&app, &org, &owner.token, &admins, "role_admin").await;
     let r = add_member(&app, &org, &owner.token, &squad, &jane).await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     // Under a department without roles: allowed.
@@ -1702,4 +1740,228 @@ async fn moving_a_department_under_admin_needs_admins_keys() {
     let r = reparent(&app, &org, &owner.token, &team, None).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert!(!allowed(&app, &org, &jane, "view_audit_log"));
+}
+
+// --- reviving a removed membership hands its departments' roles back
+
+/// Soft-deletes `user`'s membership as `token`.
+async fn remove_from_org(app: &TestApp, org: &str, token: &str, user: &str) -> Res {
+    app.delete(
+        &format!("/v1/organizations/{org}/users/{user}/delete"),
+        token,
+    )
+    .await
+}
+
+async fn restore(app: &TestApp, org: &str, token: &str, user: &str) -> Res {
+    app.post(
+        &format!("/v1/organizations/{org}/users/{user}/restore"),
+        token,
+        json!({}),
+    )
+    .await
+}
+
+/// Whether `user`'s membership of `org` is soft-deleted, in the database.
+#[allow(clippy::unwrap_used)] // test helper: a failure is the assertion
+async fn stored_deleted(app: &TestApp, org: &str, user: &str) -> bool {
+    let org = roster_core::OrgId::parse(org).unwrap().uuid().to_string();
+    let user = roster_core::UserId::parse(user).unwrap().uuid().to_string();
+    let n = sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(*) FROM memberships WHERE org_id = $1 AND user_id = $2 AND deleted_at IS NOT NULL",
+    )
+    .bind(org)
+    .bind(user)
+    .fetch_one(app.store.pool())
+    .await
+    .unwrap();
+    n == 1
+}
+
+/// Whether the API shows `user` as a deleted member of `org`.
+async fn shown_deleted(app: &TestApp, org: &str, token: &str, user: &str) -> bool {
+    let r = app
+        .get(&format!("/v1/organizations/{org}/users/{user}"), token)
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    r.body["is_deleted"] == json!(true)
+}
+
+/// Invites `email` into `org` as a Member, as `token`.
+async fn invite(app: &TestApp, org: &str, token: &str, email: &str) -> Res {
+    app.post(
+        &format!("/v1/organizations/{org}/invite-user"),
+        token,
+        json!({"email": email, "role_id": "role_member", "send_invitation": true}),
+    )
+    .await
+}
+
+async fn accept(app: &TestApp, key: &str, token: &str) -> Res {
+    app.call(
+        reqwest::Method::POST,
+        &format!("/v1/invitations/accept?email_key={key}"),
+        Some(token),
+        None,
+    )
+    .await
+}
+
+/// The states of the invitations stored for `email`.
+#[allow(clippy::unwrap_used)] // test helper: a failure is the assertion
+async fn stored_invitations(app: &TestApp, email: &str) -> Vec<String> {
+    sqlx::query_scalar::<_, String>("SELECT state FROM invitations WHERE email_key = $1")
+        .bind(email.to_lowercase())
+        .fetch_all(app.store.pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn restoring_a_member_hands_their_departments_roles_back_only_to_who_may_give_them() {
+    let AdminDepts {
+        app,
+        org,
+        owner,
+        jane,
+        sub,
+        ..
+    } = admin_depts().await;
+    // A remover may remove (and restore) members and manage departments.
+    let remover_role = custom_role(
+        &app,
+        &org,
+        &owner.token,
+        "Remover",
+        json!({"capabilities": ["remove_users", "manage_departments"]}),
+    )
+    .await;
+    let remover = app.member(&org, "Rita Remover", &remover_role).await;
+    let clerk_role = custom_role(
+        &app,
+        &org,
+        &owner.token,
+        "Clerk",
+        json!({"capabilities": ["manage_departments"]}),
+    )
+    .await;
+    let clerks = id_of(&create(&app, &org, &owner.token, "Clerks", None).await);
+    bind(&app, &org, &owner.token, &clerks, &clerk_role).await;
+    let ken = staff(&app, &org, "Ken Clerk").await;
+    for (dept, user) in [(&sub, &jane), (&clerks, &ken)] {
+        let r = add_member(&app, &org, &owner.token, dept, user).await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+    }
+    assert!(allowed(&app, &org, &jane, "view_audit_log"));
+    assert!(allowed(&app, &org, &ken, "manage_departments"));
+    // Removing a member takes all their roles away and needs only the
+    // right to remove users.
+    for user in [&jane, &ken] {
+        let r = remove_from_org(&app, &org, &remover.token, user).await;
+        assert_eq!(r.status, 204, "{:?}", r.body);
+    }
+    assert!(!allowed(&app, &org, &jane, "view_audit_log"));
+    assert!(!allowed(&app, &org, &ken, "manage_departments"));
+    // Restoring Jane would hand Admin back to her (through Sub, below
+    // Admins): refused, and nothing written.
+    let rev = app.store.revision();
+    let r = restore(&app, &org, &remover.token, &jane).await;
+    let missing = refused_escalation(&r);
+    assert!(
+        missing.contains(&"override_all_permissions".to_owned()),
+        "{missing:?}"
+    );
+    assert!(
+        missing.contains(&"view_audit_log".to_owned()),
+        "{missing:?}"
+    );
+    assert_eq!(app.store.revision(), rev, "nothing written");
+    assert!(stored_deleted(&app, &org, &jane).await);
+    assert!(shown_deleted(&app, &org, &owner.token, &jane).await);
+    assert_eq!(stored_departments_of(&app, &jane).await, 1);
+    assert!(member_ids(&app, &org, &owner.token, &sub).await.is_empty());
+    assert!(!allowed(&app, &org, &jane, "view_audit_log"));
+    // Ken's department holds only what the remover holds: theirs to restore.
+    let r = restore(&app, &org, &remover.token, &ken).await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    assert!(!stored_deleted(&app, &org, &ken).await);
+    assert!(!shown_deleted(&app, &org, &owner.token, &ken).await);
+    assert_eq!(
+        member_ids(&app, &org, &owner.token, &clerks).await,
+        vec![ken.clone()]
+    );
+    assert!(allowed(&app, &org, &ken, "manage_departments"));
+    // The Owner (who holds all of Admin) may restore Jane.
+    let r = restore(&app, &org, &owner.token, &jane).await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    assert!(!stored_deleted(&app, &org, &jane).await);
+    assert_eq!(
+        member_ids(&app, &org, &owner.token, &sub).await,
+        vec![jane.clone()]
+    );
+    assert!(allowed(&app, &org, &jane, "view_audit_log"));
+}
+
+#[tokio::test]
+#[allow(clippy::unwrap_used)] // a failure is the assertion
+async fn inviting_back_a_removed_member_hands_their_departments_roles_back_only_to_who_may_give_them(
+) {
+    let AdminDepts {
+        app,
+        org,
+        owner,
+        dm,
+        sub,
+        ..
+    } = admin_depts().await;
+    let eve = app.member(&org, "Eve Green", "role_member").await;
+    let r = add_member(&app, &org, &owner.token, &sub, &eve.id).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let r = remove_from_org(&app, &org, &owner.token, &eve.id).await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    // Inviting Eve (an existing user) revives her membership as Pending,
+    // with her departments: a Department Manager may invite, but may not
+    // hand Admin back to her.
+    let rev = app.store.revision();
+    let r = invite(&app, &org, &dm.token, &eve.email).await;
+    let missing = refused_escalation(&r);
+    assert!(
+        missing.contains(&"override_all_permissions".to_owned()),
+        "{missing:?}"
+    );
+    assert_eq!(app.store.revision(), rev, "nothing written");
+    assert!(stored_deleted(&app, &org, &eve.id).await);
+    assert!(shown_deleted(&app, &org, &owner.token, &eve.id).await);
+    assert!(stored_invitations(&app, &eve.email).await.is_empty());
+    // The Owner may invite her back.
+    let r = invite(&app, &org, &owner.token, &eve.email).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let key = r.body["email_key"].as_str().unwrap().to_owned();
+    assert!(!stored_deleted(&app, &org, &eve.id).await);
+    // Removed again before she answers: accepting would revive the
+    // membership, and Eve, no member now, may hand out nothing.
+    let r = remove_from_org(&app, &org, &owner.token, &eve.id).await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    let rev = app.store.revision();
+    let r = accept(&app, &key, &eve.token).await;
+    let missing = refused_escalation(&r);
+    assert!(
+        missing.contains(&"override_all_permissions".to_owned()),
+        "{missing:?}"
+    );
+    assert_eq!(app.store.revision(), rev, "nothing written");
+    assert!(stored_deleted(&app, &org, &eve.id).await);
+    assert!(shown_deleted(&app, &org, &owner.token, &eve.id).await);
+    assert_eq!(stored_invitations(&app, &eve.email).await, vec!["pending"]);
+    assert!(!allowed(&app, &org, &eve.id, "view_audit_log"));
+    // Once the Owner has restored her, she accepts and holds Admin again.
+    let r = restore(&app, &org, &owner.token, &eve.id).await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    let r = accept(&app, &key, &eve.token).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        member_ids(&app, &org, &owner.token, &sub).await,
+        vec![eve.id.clone()]
+    );
+    assert!(allowed(&app, &org, &eve.id, "view_audit_log"));
 }

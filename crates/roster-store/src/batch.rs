@@ -58,7 +58,9 @@ impl Store {
     /// Owner, under the usual role-granting rules):
     /// - a [`Addee::User`] becomes an Active member with the entry's primary
     ///   role; one already a live, non-Pending member is left unchanged, a
-    ///   Pending (invited) or removed membership is activated with the role;
+    ///   Pending (invited) or removed membership is activated with the role
+    ///   (a removed one only if the caller may give back the roles bound to
+    ///   its departments, see [`Store::may_revive_department_roles`]);
     ///   then the user becomes a member of each of the entry's projects with
     ///   `project_role` (a project they are in already is left as is);
     /// - an [`Addee::Email`] is invited with the entry's role as
@@ -153,7 +155,8 @@ impl Store {
         if settled {
             return Ok(false);
         }
-        crate::invitations::join(tx, org, user, role, MemberStatus::Active).await?;
+        self.join(tx, access.actor(), org, user, role, MemberStatus::Active)
+            .await?;
         tx.audit(
             Some(org),
             "member.added",

@@ -241,7 +241,7 @@ impl Store {
     /// Starts a write transaction on behalf of `ctx`.
     pub async fn begin(&self, ctx: &Ctx) -> Result<Tx> {
         let conn = match &self.writer {
-            Some(writer) => TxConn::Sqlite(writer.begin().await?),
+            Some(writer) => TxConn::Sqlite(writer.begin(&ctx.trace_id).await?),
             None => TxConn::Postgres(self.pool.begin().await.map_err(db_err)?),
         };
         Ok(Tx {

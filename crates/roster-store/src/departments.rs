@@ -10,8 +10,10 @@
 //!
 //! Roles bound to a department reach the members of its whole subtree, so
 //! every write that changes who sits below a binding (binding and unbinding,
-//! adding and removing a member, moving a department) hands those roles out
-//! or takes them away, and is held to `may_change_holders` for each.
+//! adding and removing a member, moving a department, reviving a removed
+//! member's membership) hands those roles out or takes them away, and is held
+//! to `may_change_holders` for each. Removing a member from the organization
+//! is not: see `members::soft_delete`.
 
 use crate::db::{conflict, db_err, now_micros, Tx};
 use crate::orgs::json;
@@ -128,6 +130,23 @@ async fn roles_bound_along(
         .collect()
 }
 
+/// The stored paths of the departments `user` sits in, whether or not their
+/// membership of the organization is live (a soft-deleted one keeps its rows).
+async fn member_paths(conn: &mut AnyConnection, org: OrgId, user: UserId) -> Result<Vec<String>> {
+    sqlx::query(
+        "SELECT d.path FROM department_members dm JOIN departments d ON d.id = dm.dept_id AND d.org_id = dm.org_id \
+         WHERE dm.org_id = $1 AND dm.user_id = $2",
+    )
+    .bind(id(org))
+    .bind(id(user))
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_err)?
+    .iter()
+    .map(|r| str_of(r, "path"))
+    .collect()
+}
+
 /// Where a new department goes. Creating a top-level department takes
 /// `manage_departments`; creating under a parent also accepts
 /// `create_subdepartments`.
@@ -179,6 +198,29 @@ impl Store {
             self.may_change_holders(actor, org, &r, giving)?;
         }
         Ok(())
+    }
+
+    /// Anti-escalation for reviving a soft-deleted membership (a restore, or
+    /// a rejoin through an invitation or a batch add). The membership kept
+    /// its department rows, so reviving it hands the member every role bound
+    /// along each of those departments' chains, as adding them to those
+    /// departments would: the caller must be one who may give each (the
+    /// same rule, and the same refusal, as [`Store::add_department_member`]).
+    /// Runs inside the revival's transaction, the organization locked (so no
+    /// binding or move slips in between), before the membership is revived.
+    pub(crate) async fn may_revive_department_roles(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        org: OrgId,
+        user: UserId,
+    ) -> Result<()> {
+        let mut bound = BTreeSet::new();
+        for path in member_paths(tx.conn(), org, user).await? {
+            bound.extend(roles_bound_along(tx.conn(), org, &path).await?);
+        }
+        self.may_change_bound_holders(tx, actor, org, &bound, true)
+            .await
     }
 
     /// Every department of the organization, flat, in tree pre-order

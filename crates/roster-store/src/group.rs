@@ -9,6 +9,15 @@
 //! told their write is durable: nothing is acknowledged before its fsync,
 //! and a failed commit fails every write of the group.
 //!
+//! A group that fails takes down the writes already released into it,
+//! through no fault of theirs; each is told what happened to the group.
+//! SQLite may roll back the whole transaction while a write runs
+//! (`RAISE(ROLLBACK)` in a trigger, some I/O errors): the statement's error
+//! goes to that write's caller alone, and the writer only sees afterwards
+//! that the write's savepoint has gone. So the group-mates are told during
+//! which write it happened, by trace id (the log carries that write's error
+//! under it), not that a savepoint is missing.
+//!
 //! PostgreSQL needs none of this: concurrent transactions there already
 //! share WAL flushes.
 
@@ -18,8 +27,8 @@ use sqlx::AnyConnection;
 use std::sync::{Arc, Weak};
 use tokio::sync::{oneshot, Mutex, Notify, OwnedMutexGuard};
 
-/// A write's outcome as the flusher reports it (errors as text: one failure
-/// is told to every write of its group).
+/// A write's outcome as the flusher reports it (errors as text, what the
+/// group's writes are told: one failure is told to every write of its group).
 type Outcome = std::result::Result<(), String>;
 
 /// The writer connection and the state of its open group.
@@ -27,9 +36,10 @@ struct Writer {
     conn: AnyConnection,
     /// `BEGIN IMMEDIATE` ran and the group has not been committed yet.
     open: bool,
-    /// A write was dropped inside its savepoint (an error, or its caller went
-    /// away): the savepoint must be rolled back before anything else runs.
-    abandoned: bool,
+    /// The trace id of a write dropped inside its savepoint (an error, or its
+    /// caller went away): the savepoint must be rolled back before anything
+    /// else runs.
+    abandoned: Option<String>,
     /// Writes released into the open group, waiting for its commit.
     waiting: Vec<oneshot::Sender<Outcome>>,
 }
@@ -58,6 +68,8 @@ pub(crate) struct Turn {
     flush: Arc<Notify>,
     /// Released into the group (else dropping the turn rolls it back).
     released: bool,
+    /// The write's trace id, to name it if the group fails during it.
+    trace_id: String,
 }
 
 impl WriterHandle {
@@ -68,7 +80,7 @@ impl WriterHandle {
             writer: Arc::new(Mutex::new(Writer {
                 conn,
                 open: false,
-                abandoned: false,
+                abandoned: None,
                 waiting: Vec::new(),
             })),
             _closer: Arc::new(Closer(flush.clone())),
@@ -82,10 +94,11 @@ impl WriterHandle {
     }
 
     /// Waits for the writer (first come, first served) and opens a savepoint
-    /// for one write, beginning a group if none is open.
-    pub(crate) async fn begin(&self) -> Result<Turn> {
+    /// for one write (`trace_id`), beginning a group if none is open.
+    pub(crate) async fn begin(&self, trace_id: &str) -> Result<Turn> {
         let mut w = self.writer.clone().lock_owned().await;
         let flush = self.flush.clone();
+        let trace_id = trace_id.to_owned();
         // Changing the connection's transaction state runs to the end in a
         // task of its own, whatever the caller does meanwhile (a turn nobody
         // receives is dropped, which rolls it back).
@@ -99,13 +112,17 @@ impl WriterHandle {
                 w.open = true;
             }
             if let Err(e) = sqlx::query("SAVEPOINT write").execute(&mut w.conn).await {
-                w.fail_group(&e.to_string()).await;
+                w.fail_group(&format!(
+                    "the commit group was rolled back: opening a savepoint for write {trace_id} failed: {e}"
+                ))
+                .await;
                 return Err(db_err(e));
             }
             Ok(Turn {
                 writer: w,
                 flush,
                 released: false,
+                trace_id,
             })
         })
         .await
@@ -131,7 +148,11 @@ impl Turn {
         {
             // The write is neither surely rolled back nor surely in the
             // group: undo the whole group rather than guess.
-            self.writer.fail_group(&e.to_string()).await;
+            let why = format!(
+                "the commit group was rolled back: releasing write {} into it failed: {e}",
+                self.trace_id
+            );
+            self.writer.fail_group(&why).await;
             self.released = true;
             return Err(db_err(e));
         }
@@ -142,9 +163,7 @@ impl Turn {
         Ok(async move {
             match told.await {
                 Ok(Ok(())) => Ok(()),
-                Ok(Err(why)) => Err(Error::internal(std::io::Error::other(format!(
-                    "the commit failed: {why}"
-                )))),
+                Ok(Err(why)) => Err(Error::internal(std::io::Error::other(why))),
                 Err(_) => Err(Error::internal(std::io::Error::other(
                     "the commit group was abandoned",
                 ))),
@@ -158,7 +177,7 @@ impl Drop for Turn {
         if !self.released {
             // Rolled back by whoever takes the writer next: the flusher,
             // woken here, if no write is queued.
-            self.writer.abandoned = true;
+            self.writer.abandoned = Some(std::mem::take(&mut self.trace_id));
         }
         // The guard is released right after this; the flusher then commits
         // the group (or cleans up after an abandoned write).
@@ -169,15 +188,27 @@ impl Drop for Turn {
 impl Writer {
     /// Rolls back an abandoned write's savepoint, keeping the rest of the group.
     async fn settle(&mut self) {
-        if !self.abandoned {
+        let Some(trace_id) = self.abandoned.take() else {
             return;
-        }
-        self.abandoned = false;
+        };
         for sql in ["ROLLBACK TO write", "RELEASE write"] {
             if let Err(e) = sqlx::query(sql).execute(&mut self.conn).await {
-                // SQLite may already have rolled back the whole transaction
-                // (some I/O errors do): the group is gone, say so.
-                self.fail_group(&e.to_string()).await;
+                let why = if savepoint_gone(&e) {
+                    // SQLite already rolled back the whole transaction while
+                    // the write ran, savepoint and all: the cause is that
+                    // write's own error, which went to its caller (and to the
+                    // log, under its trace id).
+                    format!(
+                        "the commit group was rolled back: the database rolled back the whole \
+                         transaction during write {trace_id} (that write's error gives the cause)"
+                    )
+                } else {
+                    format!(
+                        "the commit group was rolled back: undoing the failed write {trace_id} \
+                         alone failed: {e}"
+                    )
+                };
+                self.fail_group(&why).await;
                 return;
             }
         }
@@ -197,11 +228,11 @@ impl Writer {
                     let _ = w.send(Ok(()));
                 }
             }
-            Err(e) => self.fail_group(&e.to_string()).await,
+            Err(e) => self.fail_group(&format!("the commit failed: {e}")).await,
         }
     }
 
-    /// Rolls the open group back and tells its writes they failed.
+    /// Rolls the open group back and tells its writes they failed, and why.
     async fn fail_group(&mut self, why: &str) {
         tracing::error!(
             error = why,
@@ -215,6 +246,13 @@ impl Writer {
             let _ = w.send(Err(why.to_owned()));
         }
     }
+}
+
+/// True when `e` says the savepoint is not there: SQLite rolled back the
+/// whole transaction. SQLite reports it as a plain `SQLITE_ERROR`, so only
+/// its message tells it apart.
+fn savepoint_gone(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.message().starts_with("no such savepoint"))
 }
 
 /// Commits each group once the writes queued before the flusher have had

@@ -254,29 +254,6 @@ async fn reset_membership(
     crate::roles::set_primary(tx, org, user, role).await
 }
 
-/// Makes `user` a member of `org` with `role` and `status`, reusing a
-/// Pending or soft-deleted membership; a live non-Pending one is a conflict.
-pub(crate) async fn join(
-    tx: &mut Tx,
-    org: OrgId,
-    user: UserId,
-    role: RoleId,
-    status: MemberStatus,
-) -> Result<MembershipId> {
-    match membership_state(tx, org, user).await? {
-        Existing::None => insert_membership(tx, org, user, role, status).await,
-        Existing::Live {
-            id: mid,
-            status: MemberStatus::Pending,
-        }
-        | Existing::Deleted { id: mid } => {
-            reset_membership(tx, org, user, mid, status, role).await?;
-            Ok(mid)
-        }
-        Existing::Live { .. } => Err(Error::AlreadyMember(user)),
-    }
-}
-
 async fn find_by_key(conn: &mut AnyConnection, key: &str) -> Result<(Invitation, String)> {
     let row = sqlx::query(&format!("{INV_SELECT} WHERE i.token_hash = $1"))
         .bind(hash_secret(key.trim()))
@@ -344,6 +321,40 @@ async fn mark_accepted(tx: &mut Tx, inv: InvitationId, user: UserId) -> Result<(
 }
 
 impl Store {
+    /// Makes `user` a member of `org` with `role` and `status`, reusing a
+    /// Pending or soft-deleted membership; a live non-Pending one is a
+    /// conflict. Reviving a soft-deleted membership hands back the roles
+    /// bound to its departments, so `actor` must be one who may give them
+    /// ([`Store::may_revive_department_roles`]). The caller has locked the
+    /// organization.
+    pub(crate) async fn join(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        org: OrgId,
+        user: UserId,
+        role: RoleId,
+        status: MemberStatus,
+    ) -> Result<MembershipId> {
+        match membership_state(tx, org, user).await? {
+            Existing::None => insert_membership(tx, org, user, role, status).await,
+            Existing::Live {
+                id: mid,
+                status: MemberStatus::Pending,
+            } => {
+                reset_membership(tx, org, user, mid, status, role).await?;
+                Ok(mid)
+            }
+            Existing::Deleted { id: mid } => {
+                self.may_revive_department_roles(tx, actor, org, user)
+                    .await?;
+                reset_membership(tx, org, user, mid, status, role).await?;
+                Ok(mid)
+            }
+            Existing::Live { .. } => Err(Error::AlreadyMember(user)),
+        }
+    }
+
     /// Invites `email` into the organization with `role`.
     pub async fn invite(
         &self,
@@ -458,7 +469,10 @@ impl Store {
         let mut projects = projects.to_vec();
         projects.sort_by_key(|p| p.project_id);
         if let Some(user) = existing {
-            join(tx, org, user, role, MemberStatus::Pending).await?;
+            // A soft-deleted membership comes back (Pending) here, under
+            // the inviter's rights.
+            self.join(tx, actor, org, user, role, MemberStatus::Pending)
+                .await?;
             tx.audit(
                 Some(org),
                 "member.invited",
@@ -731,7 +745,20 @@ impl Store {
             return Err(Error::InvitationEmailMismatch);
         }
         crate::roles::require_org_role(&mut tx, org, before.role_id).await?;
-        let membership = join(&mut tx, org, user, before.role_id, MemberStatus::Active).await?;
+        // A membership removed since the invitation was sent comes back
+        // here under the invitee's own rights: removed, they hold none, so
+        // roles bound to their departments keep it removed until someone
+        // who may give those roles restores it.
+        let membership = self
+            .join(
+                &mut tx,
+                &ctx.actor,
+                org,
+                user,
+                before.role_id,
+                MemberStatus::Active,
+            )
+            .await?;
         mark_accepted(&mut tx, before.id, user).await?;
         join_invited_projects(&mut tx, org, before.id, user).await?;
         let mut after = before.clone();

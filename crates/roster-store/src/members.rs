@@ -528,7 +528,10 @@ impl Store {
         tx.commit(self, bulk).await
     }
 
-    /// Restores a soft-deleted member.
+    /// Restores a soft-deleted member. Their department rows were kept, so
+    /// they get back every role bound along those departments: the caller
+    /// must be one who may give each (as adding them to the departments
+    /// would need), else nothing is written.
     pub async fn restore_member(
         &self,
         ctx: &Ctx,
@@ -537,10 +540,15 @@ impl Store {
     ) -> Result<Written<Member>> {
         let org = access.org();
         let mut tx = self.begin(ctx).await?;
+        // Serializes with role bindings, department moves and department
+        // membership, so the roles checked below are the roles handed back.
+        tx.lock_org(self.kind, org).await?;
         let m = fetch_member(tx.conn(), org, who, true).await?;
         if !m.deleted {
             return Err(Error::MemberNotDeleted(m.user.id));
         }
+        self.may_revive_department_roles(&mut tx, access.actor(), org, m.user.id)
+            .await?;
         sqlx::query("UPDATE memberships SET deleted_at = NULL, updated_at = $1 WHERE id = $2")
             .bind(now_micros())
             .bind(id(m.id))
@@ -616,6 +624,16 @@ impl Store {
     }
 }
 
+/// Soft-deletes a membership, keeping its rows (departments, groups, roles)
+/// for a restore.
+///
+/// The member loses every role they hold, those bound to their departments
+/// included, with no `may_change_holders` check, unlike taking a member out
+/// of a department: the right to remove users is the right to take a
+/// member's access away (the owner excepted, below), whatever roles gave it,
+/// and a removed member holds nothing, so no lifted denial grants anything
+/// back either. Reviving the membership is what is checked
+/// (`Store::may_revive_department_roles`).
 pub(crate) async fn soft_delete(tx: &mut Tx, org: OrgId, who: MemberRef) -> Result<()> {
     let m = fetch_member(tx.conn(), org, who, false).await?;
     let user = m.user.id;
