@@ -169,10 +169,22 @@ impl Store {
             };
             // Catch up after (re)connecting: changes may have happened meanwhile.
             self.catch_up_logged().await;
+            let mut caught_up = std::time::Instant::now();
             let mut polls_without_listener = 0u32;
             loop {
                 match listener.as_mut() {
                     Some(l) => match tokio::time::timeout(POLL, l.try_recv()).await {
+                        // The payload is the write's revision: nothing to read
+                        // when the index holds it already (this process's own
+                        // writes, or a batch applied since), unless a poll is due.
+                        Ok(Ok(Some(n)))
+                            if n.payload()
+                                .parse::<i64>()
+                                .is_ok_and(|r| r <= self.revision())
+                                && caught_up.elapsed() < POLL =>
+                        {
+                            continue
+                        }
                         Ok(Ok(Some(_))) | Err(_) => {}
                         // The connection dropped: reconnect, then catch up.
                         Ok(Ok(None)) | Ok(Err(_)) => break,
@@ -186,6 +198,7 @@ impl Store {
                     }
                 }
                 self.catch_up_logged().await;
+                caught_up = std::time::Instant::now();
             }
         }
     }
