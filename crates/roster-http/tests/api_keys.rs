@@ -445,3 +445,37 @@ async fn a_key_in_use_stops_at_once_when_revoked() {
         .await;
     assert_envelope(&r, 403, "INSUFFICIENT_PERMISSIONS");
 }
+
+#[tokio::test]
+#[allow(clippy::unwrap_used)]
+async fn a_keys_use_becomes_its_last_used_at_without_a_revision() {
+    let app = TestApp::spawn().await;
+    let (org, owner) = app.org("Acme").await;
+    let r = create(&app, &org, &owner.token, json!({"key_name": "CI"})).await;
+    let key = r.body["key"].as_str().unwrap().to_owned();
+    let path = format!("{}/{}", keys(&org), r.body["id"].as_str().unwrap());
+    let r = app.get(&path, &owner.token).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["last_used_at"], Value::Null, "never used yet");
+    let revision = app.store.revision();
+    let before = chrono::Utc::now() - chrono::Duration::seconds(1);
+    assert_eq!(get_org(&app, &org, &key).await.status, 200);
+    // Written by a task of its own, after the response: poll, bounded.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let used = loop {
+        let r = app.get(&path, &owner.token).await;
+        if let Some(at) = r.body["last_used_at"].as_str() {
+            break chrono::DateTime::parse_from_rfc3339(at).unwrap();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "last_used_at still null: {:?}",
+            r.body
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    };
+    assert!(used >= before && used <= chrono::Utc::now(), "{used}");
+    // Using a key is not a change anyone follows: no revision (and so no
+    // audit event: those are written with a revision).
+    assert_eq!(app.store.revision(), revision);
+}

@@ -88,13 +88,14 @@ impl Store {
             return Ok(Actor::Platform);
         }
         let now = now_micros();
-        if let Some(actor) = self.credentials.get(&hash, now) {
+        if let Some((actor, key)) = self.credentials.get(&hash, now) {
+            self.note_key_use(key, now);
             return Ok(actor);
         }
         // Read the generation before the database: an entry found here is
         // cached only if no credential changed meanwhile.
         let generation = self.credentials.generation();
-        let (actor, expires_at) = if credential.starts_with("ak_") {
+        let (actor, expires_at, used_key) = if credential.starts_with("ak_") {
             let row = sqlx::query(
                 "SELECT id, org_id, role_id, expires_at FROM api_keys WHERE secret_hash = $1 AND is_active = TRUE AND deleted_at IS NULL \
                  AND (expires_at IS NULL OR expires_at > $2)",
@@ -118,6 +119,7 @@ impl Store {
                 actor,
                 row.try_get::<Option<i64>, _>("expires_at")
                     .map_err(db_err)?,
+                Some(key),
             )
         } else {
             let row = sqlx::query(
@@ -134,11 +136,50 @@ impl Store {
                     user: UserId(uuid_of(&row, "user_id")?),
                 },
                 Some(i64_of(&row, "expires_at")?),
+                None,
             )
         };
         self.credentials
-            .insert(generation, hash, actor.clone(), expires_at);
+            .insert(generation, hash, actor.clone(), expires_at, used_key);
+        self.note_key_use(used_key, now);
         Ok(actor)
+    }
+
+    /// Keeps an API key's `last_used_at` current to [`KEY_USE_RESOLUTION`]:
+    /// the first use of a key in each period is written, by a task of its
+    /// own, so the request that used the key does not wait for a write.
+    fn note_key_use(&self, key: Option<ApiKeyId>, now: i64) {
+        let Some(key) = key else { return };
+        if !self.credentials.use_due(key, now) {
+            return;
+        }
+        let store = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.record_key_use(key, now).await {
+                tracing::warn!(error = %e, key = %key, "recording an API key's last use failed");
+            }
+        });
+    }
+
+    /// Writes `at` as `key`'s last use (never moving it back). Untracked:
+    /// using a key changes nothing but this timestamp, so it is no audit
+    /// event and takes no revision.
+    async fn record_key_use(&self, key: ApiKeyId, at: i64) -> Result<()> {
+        let ctx = Ctx {
+            actor: Actor::Platform,
+            trace_id: "api-key-use".into(),
+        };
+        let mut tx = self.begin(&ctx).await?;
+        sqlx::query(
+            "UPDATE api_keys SET last_used_at = $1 WHERE id = $2 AND deleted_at IS NULL \
+             AND (last_used_at IS NULL OR last_used_at < $1)",
+        )
+        .bind(at)
+        .bind(id(key))
+        .execute(tx.conn())
+        .await
+        .map_err(db_err)?;
+        tx.commit_untracked().await
     }
 
     /// Forgets every cached credential, so the next request of each caller is
@@ -241,23 +282,50 @@ pub(crate) async fn insert_session(
 #[derive(Debug, Default)]
 pub(crate) struct CredentialCache {
     inner: std::sync::RwLock<CacheInner>,
+    /// API keys' last uses written (or being written) by this process.
+    key_uses: std::sync::Mutex<std::collections::HashMap<ApiKeyId, i64>>,
 }
 
 #[derive(Debug, Default)]
 struct CacheInner {
     generation: u64,
-    entries: std::collections::HashMap<String, (Actor, Option<i64>)>,
+    /// By secret hash: the actor, the expiry and the API key it was.
+    entries: std::collections::HashMap<String, (Actor, Option<i64>, Option<ApiKeyId>)>,
 }
+
+/// How precisely an API key's `last_used_at` follows its use: each process
+/// writes it at most once per key in this many microseconds (one minute).
+pub const KEY_USE_RESOLUTION: i64 = 60_000_000;
 
 /// Entries kept at most; past that the cache starts over.
 const CACHE_LIMIT: usize = 100_000;
 
 impl CredentialCache {
-    fn get(&self, hash: &str, now: i64) -> Option<Actor> {
+    fn get(&self, hash: &str, now: i64) -> Option<(Actor, Option<ApiKeyId>)> {
         let inner = self.inner.read().ok()?;
         match inner.entries.get(hash) {
-            Some((actor, expires)) if expires.is_none_or(|e| e > now) => Some(actor.clone()),
+            Some((actor, expires, key)) if expires.is_none_or(|e| e > now) => {
+                Some((actor.clone(), *key))
+            }
             _ => None,
+        }
+    }
+
+    /// Whether `key`'s use at `now` is to be written (its last written use is
+    /// a period old or unknown here); if so, `now` becomes that use.
+    fn use_due(&self, key: ApiKeyId, now: i64) -> bool {
+        let Ok(mut written) = self.key_uses.lock() else {
+            return false;
+        };
+        match written.get(&key) {
+            Some(at) if now - at < KEY_USE_RESOLUTION => false,
+            _ => {
+                if written.len() >= CACHE_LIMIT {
+                    written.clear();
+                }
+                written.insert(key, now);
+                true
+            }
         }
     }
 
@@ -265,7 +333,14 @@ impl CredentialCache {
         self.inner.read().map(|i| i.generation).unwrap_or(u64::MAX)
     }
 
-    fn insert(&self, generation: u64, hash: String, actor: Actor, expires: Option<i64>) {
+    fn insert(
+        &self,
+        generation: u64,
+        hash: String,
+        actor: Actor,
+        expires: Option<i64>,
+        key: Option<ApiKeyId>,
+    ) {
         if let Ok(mut inner) = self.inner.write() {
             if inner.generation != generation {
                 return;
@@ -273,7 +348,7 @@ impl CredentialCache {
             if inner.entries.len() >= CACHE_LIMIT {
                 inner.entries.clear();
             }
-            inner.entries.insert(hash, (actor, expires));
+            inner.entries.insert(hash, (actor, expires, key));
         }
     }
 
@@ -282,5 +357,21 @@ impl CredentialCache {
             inner.generation += 1;
             inner.entries.clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_keys_use_is_written_once_per_period() {
+        let cache = CredentialCache::default();
+        let (a, b) = (ApiKeyId::new(), ApiKeyId::new());
+        assert!(cache.use_due(a, 0), "the first use is written");
+        assert!(!cache.use_due(a, KEY_USE_RESOLUTION - 1));
+        assert!(cache.use_due(b, 1), "keys are apart");
+        assert!(cache.use_due(a, KEY_USE_RESOLUTION));
+        assert!(!cache.use_due(a, KEY_USE_RESOLUTION + 1));
     }
 }

@@ -628,6 +628,28 @@ impl Tx {
         Ok(Written { value, revision })
     }
 
+    /// Commits a write of data that neither the index, the audit log nor the
+    /// other replicas follow (an API key's last use): no revision, no audit
+    /// event, no change-feed row. Durable once this returns.
+    pub(crate) async fn commit_untracked(self) -> Result<()> {
+        debug_assert!(
+            self.events.is_empty()
+                && self.touched.is_empty()
+                && self.removed.is_empty()
+                && !self.credentials_changed,
+            "an untracked write changes nothing that is tracked"
+        );
+        // Runs to the end whatever the caller does (see `commit`).
+        tokio::spawn(async move {
+            match self.conn {
+                TxConn::Postgres(tx) => tx.commit().await.map_err(db_err),
+                TxConn::Sqlite(turn) => turn.release().await?.await,
+            }
+        })
+        .await
+        .map_err(Error::internal)?
+    }
+
     /// Ends a transaction that wrote nothing but answers with what it read.
     /// On SQLite that may include writes of the open commit group, not yet
     /// durable nor in the index: this waits until they are both (as a write
