@@ -61,6 +61,15 @@ enum Workload {
         #[arg(long, default_value_t = 10)]
         rounds: usize,
     },
+    /// What one random memory access costs on this machine, by working-set
+    /// size: a dependent pointer chase through --mib MiB (each step one
+    /// 64-byte line). A check is one such access in the index's member
+    /// tables, so this bounds its latency from below.
+    Memory {
+        /// Working-set sizes to measure, in MiB.
+        #[arg(long, value_delimiter = ',', default_value = "1,4,8,16,32,256")]
+        mib: Vec<usize>,
+    },
 }
 
 struct Question {
@@ -82,7 +91,44 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             members,
             rounds,
         } => fanout(database, members, rounds).await,
+        Workload::Memory { mib } => {
+            memory(&mib);
+            Ok(())
+        }
     }
+}
+
+/// A pointer chase per size: the lines are linked in one random cycle, so
+/// every step waits for the previous load and nothing can be prefetched.
+fn memory(sizes: &[usize]) {
+    const STEPS: usize = 2_000_000;
+    let mut figures = serde_json::Map::new();
+    for &mib in sizes {
+        let n = (mib * 1024 * 1024 / 64).max(2);
+        // A random cyclic order of the lines (Sattolo's shuffle, xorshift).
+        let mut order: Vec<usize> = (0..n).collect();
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for i in (1..n).rev() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            order.swap(i, (x % i as u64) as usize);
+        }
+        let mut next = vec![[0usize; 8]; n];
+        for i in 0..n {
+            next[order[i]][0] = order[(i + 1) % n];
+        }
+        let mut at = order[0];
+        let t = Instant::now();
+        for _ in 0..STEPS {
+            at = next[at][0];
+        }
+        std::hint::black_box(at);
+        let ns = t.elapsed().as_nanos() as f64 / STEPS as f64;
+        println!("{mib} MiB: {ns:.1} ns per dependent access");
+        figures.insert(format!("{mib}_mib_ns"), serde_json::json!(round(ns, 1)));
+    }
+    println!("{}", serde_json::Value::Object(figures));
 }
 
 /// Writes an import directory: one organization whose `members` members all
