@@ -326,3 +326,70 @@ pub async fn project(app: &TestApp, org: &str, name: &str) -> roster_core::Proje
         .value
         .id
 }
+
+// --- The escalation rule and soft-deleted memberships, over HTTP.
+
+/// Creates a custom organization role named `name` as `token` and returns its id.
+pub async fn custom_role(app: &TestApp, org: &str, token: &str, name: &str, body: Value) -> String {
+    let mut body = body;
+    body["name"] = json!(name);
+    let r = app
+        .post(&format!("/v1/organizations/{org}/roles"), token, body)
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    r.body["id"].as_str().unwrap().to_owned()
+}
+
+/// The `details.capabilities` of a 403 escalation refusal (organization API).
+pub fn refused_escalation(r: &Res) -> Vec<String> {
+    let e = assert_envelope(r, 403, "INSUFFICIENT_PERMISSIONS");
+    assert_eq!(e["type"], json!("authorization_error"));
+    e["details"]["capabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Soft-deletes `user`'s membership as `token`.
+pub async fn remove_from_org(app: &TestApp, org: &str, token: &str, user: &str) -> Res {
+    app.delete(
+        &format!("/v1/organizations/{org}/users/{user}/delete"),
+        token,
+    )
+    .await
+}
+
+pub async fn restore(app: &TestApp, org: &str, token: &str, user: &str) -> Res {
+    app.post(
+        &format!("/v1/organizations/{org}/users/{user}/restore"),
+        token,
+        json!({}),
+    )
+    .await
+}
+
+/// Whether `user`'s membership of `org` is soft-deleted, in the database.
+pub async fn stored_deleted(app: &TestApp, org: &str, user: &str) -> bool {
+    let org = roster_core::OrgId::parse(org).unwrap().uuid().to_string();
+    let user = roster_core::UserId::parse(user).unwrap().uuid().to_string();
+    let n = sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(*) FROM memberships WHERE org_id = $1 AND user_id = $2 AND deleted_at IS NOT NULL",
+    )
+    .bind(org)
+    .bind(user)
+    .fetch_one(app.store.pool())
+    .await
+    .unwrap();
+    n == 1
+}
+
+/// Whether the API shows `user` as a deleted member of `org`.
+pub async fn shown_deleted(app: &TestApp, org: &str, token: &str, user: &str) -> bool {
+    let r = app
+        .get(&format!("/v1/organizations/{org}/users/{user}"), token)
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    r.body["is_deleted"] == json!(true)
+}
