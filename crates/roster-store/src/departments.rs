@@ -181,9 +181,8 @@ impl Store {
     /// Anti-escalation for the department tree: `bound` are roles that a
     /// write hands to members (`giving`) or takes away from them, through
     /// the departments they sit in. The caller must be one who may change
-    /// the holders of each (`may_change_holders`: Owner only by Owners,
-    /// nothing stronger than their own). Runs inside the write's
-    /// transaction, before it commits, so a refusal changes nothing.
+    /// the holders of each ([`Store::may_change_holders_of`]: Owner only by
+    /// Owners, nothing stronger than their own).
     async fn may_change_bound_holders(
         &self,
         tx: &mut Tx,
@@ -192,12 +191,9 @@ impl Store {
         bound: &BTreeSet<(RoleId, Scope)>,
         giving: bool,
     ) -> Result<()> {
-        let roles: BTreeSet<RoleId> = bound.iter().map(|(r, _)| *r).collect();
-        for role in roles {
-            let r = crate::roles::fetch_role_counted(tx.conn(), org, role, false).await?;
-            self.may_change_holders(actor, org, &r, giving)?;
-        }
-        Ok(())
+        let roles = bound.iter().map(|(r, _)| *r).collect();
+        self.may_change_holders_of(tx, actor, org, &roles, giving)
+            .await
     }
 
     /// Anti-escalation for reviving a soft-deleted membership (a restore, or
