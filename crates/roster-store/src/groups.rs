@@ -124,6 +124,30 @@ async fn group_roles(
     .collect()
 }
 
+/// The roles `user` holds through the groups they are in, at every scope,
+/// whether or not their membership of the organization is live (a
+/// soft-deleted one keeps its group rows): what reviving it hands back
+/// through groups (see `Store::may_revive_roles`).
+pub(crate) async fn member_group_roles(
+    conn: &mut AnyConnection,
+    org: OrgId,
+    user: UserId,
+) -> Result<BTreeSet<RoleId>> {
+    sqlx::query(
+        "SELECT DISTINCT a.role_id FROM role_assignments a JOIN group_members gm \
+         ON gm.group_id = a.principal_id AND gm.org_id = a.org_id \
+         WHERE a.org_id = $1 AND a.principal_type = 'group' AND gm.user_id = $2",
+    )
+    .bind(id(org))
+    .bind(id(user))
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_err)?
+    .iter()
+    .map(|r| uuid_of(r, "role_id").map(RoleId))
+    .collect()
+}
+
 /// `ORDER BY` direction and cursor comparison for id-ordered lists.
 pub(crate) fn direction(desc: bool) -> (&'static str, &'static str) {
     if desc {

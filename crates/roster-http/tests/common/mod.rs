@@ -352,6 +352,19 @@ pub fn refused_escalation(r: &Res) -> Vec<String> {
         .collect()
 }
 
+/// What the check endpoint answers for `user` and `perm` at organization scope.
+pub async fn check_allowed(app: &TestApp, org: &str, user: &str, perm: &str) -> bool {
+    let r = app
+        .post(
+            &format!("/v1/organizations/{org}/check"),
+            PLATFORM_KEY,
+            json!({"user_id": user, "permission": perm}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    r.body["allowed"].as_bool().unwrap()
+}
+
 /// Soft-deletes `user`'s membership as `token`.
 pub async fn remove_from_org(app: &TestApp, org: &str, token: &str, user: &str) -> Res {
     app.delete(
@@ -392,4 +405,46 @@ pub async fn shown_deleted(app: &TestApp, org: &str, token: &str, user: &str) ->
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     r.body["is_deleted"] == json!(true)
+}
+
+/// Puts `user` in a new group holding `role` at organization scope, as the
+/// platform (groups are shown by the admin API; the store is the same).
+pub async fn in_group_holding(app: &TestApp, org: &str, name: &str, role: &str, user: &str) {
+    use roster_core::access::need;
+    let g = app
+        .store
+        .create_group(&ctx(), &access::<need::ManageGroups>(app, org), name)
+        .await
+        .unwrap()
+        .value
+        .id;
+    app.store
+        .assign(
+            &ctx(),
+            &access::<need::AssignRoles>(app, org),
+            roster_core::Principal::Group(g),
+            roster_core::RoleId::parse(role).unwrap(),
+            roster_core::Scope::Organization,
+        )
+        .await
+        .unwrap();
+    app.store
+        .add_group_member(
+            &ctx(),
+            &access::<need::ManageGroups>(app, org),
+            g,
+            user.parse().unwrap(),
+        )
+        .await
+        .unwrap();
+}
+
+/// The group rows of `user` in the database, live membership or not.
+pub async fn stored_groups_of(app: &TestApp, user: &str) -> i64 {
+    let uid = roster_core::UserId::parse(user).unwrap().uuid().to_string();
+    sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM group_members WHERE user_id = $1")
+        .bind(uid)
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap()
 }
