@@ -1968,3 +1968,80 @@ async fn user_role_lists_show_roles_reached_through_groups_once() {
         ]
     );
 }
+
+#[tokio::test]
+async fn group_users_are_added_and_removed_only_by_who_may_give_the_groups_roles() {
+    let f = Fixture::new().await;
+    let app = &f.app;
+    // A group manager (a session of a member whose role holds
+    // api.groups.write only) and a group holding Admin.
+    let r = app
+        .post(
+            &format!("/v1/organizations/{}/roles", f.org),
+            &f.owner.token,
+            json!({"name": "Group Manager", "capabilities": ["api.groups.write"]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let gm = app
+        .member(&f.org, "Gus Manager", r.body["id"].as_str().unwrap())
+        .await;
+    let g = f
+        .post("/v1/organization/groups", json!({"name": "Admins"}))
+        .await;
+    let gid = g.body["id"].as_str().unwrap().to_owned();
+    let r = f
+        .post(
+            &format!("/v1/organization/groups/{gid}/roles"),
+            json!({"role_id": "role_admin"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let users = format!("/v1/organization/groups/{gid}/users");
+    let user_ids = |r: &Res| -> Vec<String> {
+        r.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let as_gm = |method: Method, path: String, body: Option<Value>| {
+        let (token, org) = (gm.token.clone(), f.org.clone());
+        async move { send(app, method, &path, Some(&token), Some(&org), body).await }
+    };
+
+    // Adding Ada (or themself) would hand out Admin: refused, nothing written.
+    let rev = app.store.revision();
+    for user in [&f.ada.id, &gm.id] {
+        let r = as_gm(Method::POST, users.clone(), Some(json!({"user_id": user}))).await;
+        assert_error(&r, 403, Some("insufficient_permissions"), None);
+        assert!(
+            r.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("override_all_permissions"),
+            "{:?}",
+            r.body
+        );
+    }
+    assert_eq!(app.store.revision(), rev, "nothing written");
+    assert!(user_ids(&f.get(&users).await).is_empty());
+    assert!(!allowed(&f, &f.ada.id, "view_audit_log", None).await);
+    assert!(!allowed(&f, &gm.id, "view_audit_log", None).await);
+
+    // The Owner's key may; taking Admin away again is refused to the group
+    // manager as well.
+    let r = f.post(&users, json!({"user_id": f.ada.id})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert!(allowed(&f, &f.ada.id, "view_audit_log", None).await);
+    let rev = app.store.revision();
+    let r = as_gm(Method::DELETE, format!("{users}/{}", f.ada.id), None).await;
+    assert_error(&r, 403, Some("insufficient_permissions"), None);
+    assert_eq!(app.store.revision(), rev, "nothing written");
+    assert_eq!(user_ids(&f.get(&users).await), vec![f.ada.id.clone()]);
+    assert!(allowed(&f, &f.ada.id, "view_audit_log", None).await);
+    let r = f.delete(&format!("{users}/{}", f.ada.id)).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert!(!allowed(&f, &f.ada.id, "view_audit_log", None).await);
+}

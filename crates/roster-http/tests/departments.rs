@@ -1402,18 +1402,6 @@ async fn bind(app: &TestApp, org: &str, token: &str, dept: &str, role: &str) {
     assert_eq!(r.status, 201, "{:?}", r.body);
 }
 
-/// Creates a custom organization role as the owner and returns its id.
-#[allow(clippy::unwrap_used)] // test helper: a failure is the assertion
-async fn custom_role(app: &TestApp, org: &str, token: &str, name: &str, body: Value) -> String {
-    let mut body = body;
-    body["name"] = json!(name);
-    let r = app
-        .post(&format!("/v1/organizations/{org}/roles"), token, body)
-        .await;
-    assert_eq!(r.status, 201, "{:?}", r.body);
-    r.body["id"].as_str().unwrap().to_owned()
-}
-
 async fn remove_member(app: &TestApp, org: &str, token: &str, dept: &str, user: &str) -> Res {
     app.delete(&format!("{}/{dept}/members/{user}", depts(org)), token)
         .await
@@ -1428,19 +1416,6 @@ async fn stored_departments_of(app: &TestApp, user: &str) -> i64 {
         .fetch_one(app.store.pool())
         .await
         .unwrap()
-}
-
-/// The `details.capabilities` of a 403 escalation refusal.
-#[allow(clippy::unwrap_used)] // test helper: a failure is the assertion
-fn refused_escalation(r: &Res) -> Vec<String> {
-    let e = assert_envelope(r, 403, "INSUFFICIENT_PERMISSIONS");
-    assert_eq!(e["type"], json!("authorization_error"));
-    e["details"]["capabilities"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k.as_str().unwrap().to_owned())
-        .collect()
 }
 
 /// The setting of the escalation tests: an organization whose "Admins"
@@ -1743,49 +1718,6 @@ async fn moving_a_department_under_admin_needs_admins_keys() {
 }
 
 // --- reviving a removed membership hands its departments' roles back
-
-/// Soft-deletes `user`'s membership as `token`.
-async fn remove_from_org(app: &TestApp, org: &str, token: &str, user: &str) -> Res {
-    app.delete(
-        &format!("/v1/organizations/{org}/users/{user}/delete"),
-        token,
-    )
-    .await
-}
-
-async fn restore(app: &TestApp, org: &str, token: &str, user: &str) -> Res {
-    app.post(
-        &format!("/v1/organizations/{org}/users/{user}/restore"),
-        token,
-        json!({}),
-    )
-    .await
-}
-
-/// Whether `user`'s membership of `org` is soft-deleted, in the database.
-#[allow(clippy::unwrap_used)] // test helper: a failure is the assertion
-async fn stored_deleted(app: &TestApp, org: &str, user: &str) -> bool {
-    let org = roster_core::OrgId::parse(org).unwrap().uuid().to_string();
-    let user = roster_core::UserId::parse(user).unwrap().uuid().to_string();
-    let n = sqlx::query_scalar::<_, i64>(
-        "SELECT COUNT(*) FROM memberships WHERE org_id = $1 AND user_id = $2 AND deleted_at IS NOT NULL",
-    )
-    .bind(org)
-    .bind(user)
-    .fetch_one(app.store.pool())
-    .await
-    .unwrap();
-    n == 1
-}
-
-/// Whether the API shows `user` as a deleted member of `org`.
-async fn shown_deleted(app: &TestApp, org: &str, token: &str, user: &str) -> bool {
-    let r = app
-        .get(&format!("/v1/organizations/{org}/users/{user}"), token)
-        .await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
-    r.body["is_deleted"] == json!(true)
-}
 
 /// Invites `email` into `org` as a Member, as `token`.
 async fn invite(app: &TestApp, org: &str, token: &str, email: &str) -> Res {

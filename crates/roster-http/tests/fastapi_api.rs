@@ -1571,6 +1571,59 @@ async fn batches_are_all_or_nothing() {
     assert_eq!(users.body.as_array().unwrap().len(), 3);
 }
 
+#[tokio::test]
+async fn adding_back_a_removed_member_hands_back_their_roles_only_to_who_may_give_them() {
+    let app = TestApp::spawn().await;
+    let (org, owner) = fa_org(&app, "Revive").await;
+    let native = org_typeid(&org);
+    let (ada, olga) = (app.user("Ada").await, app.user("Olga").await);
+    let admin = role(&app, &org, &owner.token, "Admin").await;
+    add(&app, &org, &owner.token, &ada, admin["id"].as_str()).await;
+    // Olga holds Owner besides her primary Member, and is removed.
+    add(&app, &org, &owner.token, &olga, None).await;
+    let r = app
+        .post(
+            &format!("/v1/organizations/{native}/roles/role_owner/members"),
+            &owner.token,
+            json!({"user_id": olga.id}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let r = remove_from_org(&app, &native, &owner.token, &olga.id).await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    assert!(!check_allowed(&app, &native, &olga.id, "manage_billing").await);
+
+    // Adding her back (as a Member) revives the membership with its Owner
+    // assignment: the Owner role only by an Owner, so the Admin is refused
+    // and nothing is written.
+    let rev = revision(&app).await;
+    let body = json!([{"user_id": olga.id, "project_ids": null}]);
+    let r = fa(
+        &app,
+        Method::PUT,
+        &format!("/api/v1/organizations/{org}/users"),
+        Some(&ada.token),
+        Some(body.clone()),
+    )
+    .await;
+    assert_detail(&r, 403);
+    assert_eq!(revision(&app).await, rev, "nothing written");
+    assert!(stored_deleted(&app, &native, &olga.id).await);
+    assert!(!check_allowed(&app, &native, &olga.id, "manage_billing").await);
+    // The Owner may.
+    let r = fa(
+        &app,
+        Method::PUT,
+        &format!("/api/v1/organizations/{org}/users"),
+        Some(&owner.token),
+        Some(body),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert!(!stored_deleted(&app, &native, &olga.id).await);
+    assert!(check_allowed(&app, &native, &olga.id, "manage_billing").await);
+}
+
 /// Creates a project through this dialect: its uuid.
 #[allow(clippy::unwrap_used)]
 async fn fa_project(app: &TestApp, org: &str, token: &str, name: &str) -> String {

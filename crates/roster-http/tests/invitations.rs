@@ -509,3 +509,101 @@ async fn v2_invitation_details_by_id_user_and_email() {
     let r = validate(&app, "ik_doesnotexist").await;
     assert_envelope(&r, 404, "INVITATION_NOT_FOUND");
 }
+
+/// The states of the invitations stored for `email`.
+#[allow(clippy::unwrap_used)]
+async fn stored_invitations(app: &TestApp, email: &str) -> Vec<String> {
+    sqlx::query_scalar::<_, String>("SELECT state FROM invitations WHERE email_key = $1")
+        .bind(email.to_lowercase())
+        .fetch_all(app.store.pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn inviting_back_a_removed_member_hands_back_their_other_roles_only_to_who_may_give_them() {
+    let app = TestApp::spawn().await;
+    let (org, owner) = app.org("Acme").await;
+    // A Department Manager may invite, and holds neither Admin nor billing.
+    let dm = app
+        .member(&org, "Dee Manager", "role_department_manager")
+        .await;
+    // Bill holds Billing Manager besides his primary Member, Gina is in a
+    // group holding Admin, Adam's primary role is Admin.
+    let bill = app.member(&org, "Bill Direct", "role_member").await;
+    let r = app
+        .post(
+            &format!("/v1/organizations/{org}/roles/role_billing_manager/members"),
+            &owner.token,
+            json!({"user_id": bill.id}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let gina = app.member(&org, "Gina Group", "role_member").await;
+    in_group_holding(&app, &org, "Admins", "role_admin", &gina.id).await;
+    let adam = app.member(&org, "Adam Prime", "role_admin").await;
+    for user in [&bill, &gina, &adam] {
+        let r = remove_from_org(&app, &org, &owner.token, &user.id).await;
+        assert_eq!(r.status, 204, "{:?}", r.body);
+    }
+
+    // Inviting Bill or Gina back (as Members) revives their membership at
+    // once, with Billing Manager or their group's Admin: refused to the
+    // Department Manager, and nothing is written.
+    let rev = app.store.revision();
+    for (user, key, perm) in [
+        (&bill, "manage_billing", "manage_billing"),
+        (&gina, "override_all_permissions", "view_audit_log"),
+    ] {
+        let r = invite(&app, &org, &dm.token, &user.email, "role_member").await;
+        let missing = refused_escalation(&r);
+        assert!(missing.contains(&key.to_owned()), "{missing:?}");
+        assert!(stored_deleted(&app, &org, &user.id).await);
+        assert!(shown_deleted(&app, &org, &owner.token, &user.id).await);
+        assert!(stored_invitations(&app, &user.email).await.is_empty());
+        assert!(!check_allowed(&app, &org, &user.id, perm).await);
+    }
+    assert_eq!(app.store.revision(), rev, "nothing written");
+    assert_eq!(stored_groups_of(&app, &gina.id).await, 1);
+    // An invitation replaces the primary role: inviting Adam back as a
+    // Member hands back nothing, so the Department Manager may.
+    let r = invite(&app, &org, &dm.token, &adam.email, "role_member").await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert!(!stored_deleted(&app, &org, &adam.id).await);
+    let m = app
+        .get(
+            &format!("/v1/organizations/{org}/users/{}", adam.id),
+            &owner.token,
+        )
+        .await;
+    assert_eq!(m.body["role"]["id"], json!("role_member"), "{:?}", m.body);
+    let r = accept(&app, &key_of(&r.body), Some(&adam.token)).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert!(!check_allowed(&app, &org, &adam.id, "view_audit_log").await);
+
+    // The Owner may invite Bill back. Removed again before he answers,
+    // accepting would hand Billing Manager back under his own rights,
+    // which are none now.
+    let r = invite(&app, &org, &owner.token, &bill.email, "role_member").await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let key = key_of(&r.body);
+    let r = remove_from_org(&app, &org, &owner.token, &bill.id).await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    let rev = app.store.revision();
+    let r = accept(&app, &key, Some(&bill.token)).await;
+    let missing = refused_escalation(&r);
+    assert!(
+        missing.contains(&"manage_billing".to_owned()),
+        "{missing:?}"
+    );
+    assert_eq!(app.store.revision(), rev, "nothing written");
+    assert!(stored_deleted(&app, &org, &bill.id).await);
+    assert_eq!(stored_invitations(&app, &bill.email).await, vec!["pending"]);
+    assert!(!check_allowed(&app, &org, &bill.id, "manage_billing").await);
+    // Once the Owner has restored him, he accepts and holds it again.
+    let r = restore(&app, &org, &owner.token, &bill.id).await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    let r = accept(&app, &key, Some(&bill.token)).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert!(check_allowed(&app, &org, &bill.id, "manage_billing").await);
+}

@@ -498,3 +498,94 @@ async fn inactive_members_get_no_new_roles_or_departments_until_reactivated() {
         201
     );
 }
+
+// --- restoring a member hands back every role they held
+
+#[tokio::test]
+async fn restoring_a_member_hands_back_every_role_they_held_only_to_who_may_give_it() {
+    let app = TestApp::spawn().await;
+    let (org, owner) = app.org("Acme").await;
+    // Rita may remove and restore members, and nothing else; Ada is an Admin.
+    let remover = custom_role(
+        &app,
+        &org,
+        &owner.token,
+        "Remover",
+        json!({"capabilities": ["remove_users"]}),
+    )
+    .await;
+    let rita = app.member(&org, "Rita Remover", &remover).await;
+    let ada = app.member(&org, "Ada Admin", "role_admin").await;
+    // Adam's primary role is Admin; Bill holds Billing Manager besides his
+    // primary Member; Gina is in a group holding Admin; Olga holds Owner
+    // (the organization has another); Mia holds Member only.
+    let adam = app.member(&org, "Adam Prime", "role_admin").await;
+    let bill = app.member(&org, "Bill Direct", "role_member").await;
+    let r = app
+        .post(
+            &format!("/v1/organizations/{org}/roles/role_billing_manager/members"),
+            &owner.token,
+            json!({"user_id": bill.id}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let gina = app.member(&org, "Gina Group", "role_member").await;
+    in_group_holding(&app, &org, "Admins", "role_admin", &gina.id).await;
+    let olga = app.member(&org, "Olga Owner", "role_owner").await;
+    let mia = app.member(&org, "Mia Plain", "role_member").await;
+    let held = [
+        (&adam, "view_audit_log"),
+        (&bill, "manage_billing"),
+        (&gina, "view_audit_log"),
+        (&olga, "manage_billing"),
+    ];
+    for (user, perm) in held {
+        assert!(check_allowed(&app, &org, &user.id, perm).await);
+    }
+    for user in [&adam, &bill, &gina, &olga, &mia] {
+        let r = remove_from_org(&app, &org, &rita.token, &user.id).await;
+        assert_eq!(r.status, 204, "{:?}", r.body);
+    }
+
+    // Restoring would hand back Admin (Adam's primary role, Gina's group's
+    // role), Billing Manager (Bill's other assignment) or Owner: refused to
+    // the remover, and Owner to the Admin too; nothing is written.
+    let rev = app.store.revision();
+    for (user, key) in [
+        (&adam, "override_all_permissions"),
+        (&bill, "manage_billing"),
+        (&gina, "override_all_permissions"),
+    ] {
+        let r = restore(&app, &org, &rita.token, &user.id).await;
+        let missing = refused_escalation(&r);
+        assert!(missing.contains(&key.to_owned()), "{missing:?}");
+    }
+    for token in [&rita.token, &ada.token] {
+        let r = restore(&app, &org, token, &olga.id).await;
+        assert_envelope(&r, 403, "INSUFFICIENT_PERMISSIONS");
+    }
+    assert_eq!(app.store.revision(), rev, "nothing written");
+    for (user, perm) in held {
+        assert!(stored_deleted(&app, &org, &user.id).await);
+        assert!(shown_deleted(&app, &org, &owner.token, &user.id).await);
+        assert!(!check_allowed(&app, &org, &user.id, perm).await);
+    }
+    assert_eq!(stored_groups_of(&app, &gina.id).await, 1);
+
+    // Mia gets back nothing the remover lacks: theirs to restore.
+    let r = restore(&app, &org, &rita.token, &mia.id).await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    assert!(!stored_deleted(&app, &org, &mia.id).await);
+    assert!(!shown_deleted(&app, &org, &owner.token, &mia.id).await);
+    // The Admin may hand back Admin and Billing Manager, the Owner Owner.
+    for user in [&adam, &bill, &gina] {
+        let r = restore(&app, &org, &ada.token, &user.id).await;
+        assert_eq!(r.status, 204, "{:?}", r.body);
+    }
+    let r = restore(&app, &org, &owner.token, &olga.id).await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    for (user, perm) in held {
+        assert!(!stored_deleted(&app, &org, &user.id).await);
+        assert!(check_allowed(&app, &org, &user.id, perm).await);
+    }
+}

@@ -506,3 +506,406 @@ async fn a_restarted_store_rebuilds_the_same_decisions() {
     assert!(b.allowed(uid(&ann), "api.project.write", Scope::Project(p)));
     assert!(b.allowed(uid(&bob), "manage_users", Scope::Organization));
 }
+
+// --- group membership hands out the group's roles
+
+/// A write context acting as `user`.
+fn as_ctx(user: &TestUser) -> roster_store::Ctx {
+    roster_store::Ctx {
+        actor: Actor::User { user: uid(user) },
+        trace_id: "test".to_owned(),
+    }
+}
+
+/// `user`'s authorization for `N` in `org`, as the dialects build it.
+#[allow(clippy::unwrap_used)]
+fn as_user<N: Need>(app: &TestApp, org: &str, user: &TestUser) -> OrgAccess<N> {
+    authorize::<N>(
+        &app.store.index().load(),
+        &Actor::User { user: uid(user) },
+        org.parse().unwrap(),
+    )
+    .unwrap()
+}
+
+/// Creates a group holding `role` at organization scope (as the platform).
+#[allow(clippy::unwrap_used)]
+async fn group_holding(app: &TestApp, org: &str, name: &str, role: &str) -> GroupId {
+    let g = app
+        .store
+        .create_group(&ctx(), &access::<need::ManageGroups>(app, org), name)
+        .await
+        .unwrap()
+        .value
+        .id;
+    app.store
+        .assign(
+            &ctx(),
+            &access::<need::AssignRoles>(app, org),
+            Principal::Group(g),
+            roster_core::RoleId::parse(role).unwrap(),
+            Scope::Organization,
+        )
+        .await
+        .unwrap();
+    g
+}
+
+/// The group's live members, through the store's read.
+#[allow(clippy::unwrap_used)]
+async fn group_member_ids(app: &TestApp, org: &str, group: GroupId) -> Vec<UserId> {
+    app.store
+        .list_group_members(
+            &access::<need::AnyMember>(app, org),
+            group,
+            None,
+            100,
+            false,
+        )
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|m| m.user_id)
+        .collect()
+}
+
+/// The stored group rows of `group`, live memberships or not.
+#[allow(clippy::unwrap_used)]
+async fn stored_group_rows(app: &TestApp, group: GroupId) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM group_members WHERE group_id = $1")
+        .bind(group.uuid().to_string())
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap()
+}
+
+/// The keys an `Escalation` refusal lists.
+fn escalation_missing<T: std::fmt::Debug>(r: Result<T>) -> Vec<String> {
+    match r {
+        Err(Error::Escalation { missing }) => missing,
+        other => panic!("expected an escalation refusal, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn joining_a_group_hands_out_its_roles_only_to_who_may_give_them() {
+    let app = TestApp::spawn().await;
+    let (org, owner) = app.org("Acme").await;
+    // A group manager may manage groups and their members, and nothing else.
+    let gm_role = custom_role(
+        &app,
+        &org,
+        &owner.token,
+        "Group Manager",
+        json!({"capabilities": ["api.groups.write"]}),
+    )
+    .await;
+    let gm = app.member(&org, "Gus Manager", &gm_role).await;
+    let ada = app.member(&org, "Ada Admin", "role_admin").await;
+    let jane = app.member(&org, "Jane Smith", "role_member").await;
+    let olga = app.member(&org, "Olga Other", "role_member").await;
+    let admins = group_holding(&app, &org, "Admins", "role_admin").await;
+    let owners = group_holding(&app, &org, "Owners", "role_owner").await;
+    let writers = group_holding(&app, &org, "Writers", &gm_role).await;
+    // A group holding a project role (attached to the project with it).
+    let p = project(&app, &org, "Apollo").await;
+    let builders = app
+        .store
+        .create_group(
+            &ctx(),
+            &access::<need::ManageGroups>(&app, &org),
+            "Builders",
+        )
+        .await
+        .unwrap()
+        .value
+        .id;
+    app.store
+        .add_project_group(
+            &ctx(),
+            &access::<need::ManageProjects>(&app, &org),
+            p,
+            builders,
+            SystemRole::ProjectOwner.id(),
+        )
+        .await
+        .unwrap();
+
+    let rev = app.store.revision();
+    let groups = as_user::<need::ManageGroups>(&app, &org, &gm);
+    // Neither themself nor anyone else into the Admins group.
+    for user in [&gm, &jane] {
+        let r = app
+            .store
+            .add_group_member(&as_ctx(&gm), &groups, admins, uid(user))
+            .await;
+        let missing = escalation_missing(r);
+        assert!(
+            missing.contains(&"override_all_permissions".to_owned()),
+            "{missing:?}"
+        );
+        assert!(
+            missing.contains(&"view_audit_log".to_owned()),
+            "{missing:?}"
+        );
+    }
+    // A project-scope role of the group counts as well.
+    let r = app
+        .store
+        .add_group_member(&as_ctx(&gm), &groups, builders, uid(&jane))
+        .await;
+    let missing = escalation_missing(r);
+    assert!(missing.contains(&"api.project.*".to_owned()), "{missing:?}");
+    // The Owner role only by an Owner: an Admin may not.
+    let r = app
+        .store
+        .add_group_member(
+            &as_ctx(&ada),
+            &as_user::<need::ManageGroups>(&app, &org, &ada),
+            owners,
+            uid(&jane),
+        )
+        .await;
+    assert!(matches!(r, Err(Error::OwnerOnly)), "{r:?}");
+    // Nothing was written.
+    assert_eq!(app.store.revision(), rev, "nothing written");
+    for g in [admins, owners, builders] {
+        assert!(group_member_ids(&app, &org, g).await.is_empty());
+        assert_eq!(stored_group_rows(&app, g).await, 0);
+    }
+    for user in [&gm, &jane] {
+        assert!(!check(&app, &org, user, "view_audit_log", None).await);
+        assert!(!check(&app, &org, user, "override_all_permissions", None).await);
+    }
+    assert!(!check(&app, &org, &jane, "manage_billing", None).await);
+    assert!(!check(&app, &org, &jane, "api.project.delete", Some(p)).await);
+
+    // A group whose roles the caller holds all of is theirs to fill.
+    app.store
+        .add_group_member(&as_ctx(&gm), &groups, writers, uid(&jane))
+        .await
+        .unwrap();
+    assert!(check(&app, &org, &jane, "api.groups.write", None).await);
+    // An Admin may hand out Admin and the project role, an Owner Owner.
+    let admin_groups = as_user::<need::ManageGroups>(&app, &org, &ada);
+    for g in [admins, builders] {
+        app.store
+            .add_group_member(&as_ctx(&ada), &admin_groups, g, uid(&jane))
+            .await
+            .unwrap();
+    }
+    assert!(check(&app, &org, &jane, "view_audit_log", None).await);
+    assert!(check(&app, &org, &jane, "api.project.delete", Some(p)).await);
+    // (Olga, not Jane: Admin, through its override, allows billing too.)
+    assert!(!check(&app, &org, &olga, "manage_billing", None).await);
+    app.store
+        .add_group_member(
+            &as_ctx(&owner),
+            &as_user::<need::ManageGroups>(&app, &org, &owner),
+            owners,
+            uid(&olga),
+        )
+        .await
+        .unwrap();
+    assert!(check(&app, &org, &olga, "manage_billing", None).await);
+    assert_eq!(group_member_ids(&app, &org, owners).await, vec![uid(&olga)]);
+}
+
+#[tokio::test]
+async fn leaving_a_group_takes_its_roles_away_only_by_who_may_take_them() {
+    let app = TestApp::spawn().await;
+    let (org, owner) = app.org("Acme").await;
+    let gm_role = custom_role(
+        &app,
+        &org,
+        &owner.token,
+        "Group Manager",
+        json!({"capabilities": ["api.groups.write"]}),
+    )
+    .await;
+    let gm = app.member(&org, "Gus Manager", &gm_role).await;
+    let ada = app.member(&org, "Ada Admin", "role_admin").await;
+    let jane = app.member(&org, "Jane Smith", "role_member").await;
+    let olga = app.member(&org, "Olga Other", "role_member").await;
+    let walt = app.member(&org, "Walt Writer", "role_member").await;
+    // Ken audits, except while in the Unaudited group, whose role denies it.
+    let auditor = custom_role(
+        &app,
+        &org,
+        &owner.token,
+        "Auditor",
+        json!({"capabilities": ["view_audit_log"]}),
+    )
+    .await;
+    let ken = app.member(&org, "Ken Auditor", &auditor).await;
+    let no_audit = custom_role(
+        &app,
+        &org,
+        &owner.token,
+        "No audit",
+        json!({"capabilities": [], "denied_capabilities": ["view_audit_log"]}),
+    )
+    .await;
+    let admins = group_holding(&app, &org, "Admins", "role_admin").await;
+    let owners = group_holding(&app, &org, "Owners", "role_owner").await;
+    let unaudited = group_holding(&app, &org, "Unaudited", &no_audit).await;
+    let writers = group_holding(&app, &org, "Writers", &gm_role).await;
+    let platform = access::<need::ManageGroups>(&app, &org);
+    for (g, user) in [(admins, &jane), (owners, &olga), (writers, &walt)] {
+        app.store
+            .add_group_member(&ctx(), &platform, g, uid(user))
+            .await
+            .unwrap();
+    }
+    let groups = as_user::<need::ManageGroups>(&app, &org, &gm);
+    // Handing out a denial grants nothing: the group manager may.
+    app.store
+        .add_group_member(&as_ctx(&gm), &groups, unaudited, uid(&ken))
+        .await
+        .unwrap();
+    assert!(!check(&app, &org, &ken, "view_audit_log", None).await);
+
+    let rev = app.store.revision();
+    // Taking Admin away needs Admin's keys.
+    let r = app
+        .store
+        .remove_group_member(&as_ctx(&gm), &groups, admins, uid(&jane))
+        .await;
+    let missing = escalation_missing(r);
+    assert!(
+        missing.contains(&"override_all_permissions".to_owned()),
+        "{missing:?}"
+    );
+    // Lifting a denial grants the key back: taking it away needs the key.
+    let r = app
+        .store
+        .remove_group_member(&as_ctx(&gm), &groups, unaudited, uid(&ken))
+        .await;
+    assert_eq!(escalation_missing(r), vec!["view_audit_log".to_owned()]);
+    // The Owner role only by an Owner.
+    let r = app
+        .store
+        .remove_group_member(
+            &as_ctx(&ada),
+            &as_user::<need::ManageGroups>(&app, &org, &ada),
+            owners,
+            uid(&olga),
+        )
+        .await;
+    assert!(matches!(r, Err(Error::OwnerOnly)), "{r:?}");
+    // Nothing was written.
+    assert_eq!(app.store.revision(), rev, "nothing written");
+    assert_eq!(group_member_ids(&app, &org, admins).await, vec![uid(&jane)]);
+    assert_eq!(
+        group_member_ids(&app, &org, unaudited).await,
+        vec![uid(&ken)]
+    );
+    assert_eq!(group_member_ids(&app, &org, owners).await, vec![uid(&olga)]);
+    for g in [admins, unaudited, owners] {
+        assert_eq!(stored_group_rows(&app, g).await, 1);
+    }
+    assert!(check(&app, &org, &jane, "view_audit_log", None).await);
+    assert!(!check(&app, &org, &ken, "view_audit_log", None).await);
+    assert!(check(&app, &org, &olga, "manage_billing", None).await);
+
+    // A group whose roles the caller holds all of is theirs to empty.
+    app.store
+        .remove_group_member(&as_ctx(&gm), &groups, writers, uid(&walt))
+        .await
+        .unwrap();
+    assert!(!check(&app, &org, &walt, "api.groups.write", None).await);
+    // The Owner may take each away.
+    let owner_groups = as_user::<need::ManageGroups>(&app, &org, &owner);
+    for (g, user) in [(admins, &jane), (unaudited, &ken), (owners, &olga)] {
+        app.store
+            .remove_group_member(&as_ctx(&owner), &owner_groups, g, uid(user))
+            .await
+            .unwrap();
+        assert!(group_member_ids(&app, &org, g).await.is_empty());
+    }
+    assert!(!check(&app, &org, &jane, "view_audit_log", None).await);
+    assert!(check(&app, &org, &ken, "view_audit_log", None).await);
+    assert!(!check(&app, &org, &olga, "manage_billing", None).await);
+}
+
+#[tokio::test]
+async fn assigning_a_role_to_a_group_needs_the_right_to_give_it_to_every_member() {
+    // Already the rule of `Store::assign` / `unassign` (any principal):
+    // pinned here beside group membership, which hands out the same roles.
+    let app = TestApp::spawn().await;
+    let (org, _owner) = app.org("Acme").await;
+    let dm = app
+        .member(&org, "Dee Manager", "role_department_manager")
+        .await;
+    let jane = app.member(&org, "Jane Smith", "role_member").await;
+    let groups = access::<need::ManageGroups>(&app, &org);
+    let g = app
+        .store
+        .create_group(&ctx(), &groups, "Ops")
+        .await
+        .unwrap()
+        .value
+        .id;
+    app.store
+        .add_group_member(&ctx(), &groups, g, uid(&jane))
+        .await
+        .unwrap();
+    let assign = as_user::<need::AssignRoles>(&app, &org, &dm);
+    let rev = app.store.revision();
+    let r = app
+        .store
+        .assign(
+            &as_ctx(&dm),
+            &assign,
+            Principal::Group(g),
+            SystemRole::Admin.id(),
+            Scope::Organization,
+        )
+        .await;
+    let missing = escalation_missing(r);
+    assert!(
+        missing.contains(&"override_all_permissions".to_owned()),
+        "{missing:?}"
+    );
+    assert_eq!(app.store.revision(), rev, "nothing written");
+    assert!(!check(&app, &org, &jane, "view_audit_log", None).await);
+    // Given by the platform, it is not the Department Manager's to take away.
+    let platform = access::<need::AssignRoles>(&app, &org);
+    app.store
+        .assign(
+            &ctx(),
+            &platform,
+            Principal::Group(g),
+            SystemRole::Admin.id(),
+            Scope::Organization,
+        )
+        .await
+        .unwrap();
+    let rev = app.store.revision();
+    let r = app
+        .store
+        .unassign(
+            &as_ctx(&dm),
+            &assign,
+            Principal::Group(g),
+            SystemRole::Admin.id(),
+            Scope::Organization,
+        )
+        .await;
+    escalation_missing(r);
+    assert_eq!(app.store.revision(), rev, "nothing written");
+    assert!(check(&app, &org, &jane, "view_audit_log", None).await);
+    // A role the Department Manager holds all of is theirs to give.
+    app.store
+        .assign(
+            &as_ctx(&dm),
+            &assign,
+            Principal::Group(g),
+            SystemRole::DepartmentManager.id(),
+            Scope::Organization,
+        )
+        .await
+        .unwrap();
+    assert!(check(&app, &org, &jane, "reparent_departments", None).await);
+}

@@ -59,8 +59,9 @@ impl Store {
     /// - a [`Addee::User`] becomes an Active member with the entry's primary
     ///   role; one already a live, non-Pending member is left unchanged, a
     ///   Pending (invited) or removed membership is activated with the role
-    ///   (a removed one only if the caller may give back the roles bound to
-    ///   its departments, see [`Store::may_revive_department_roles`]);
+    ///   (a removed one only if the caller may give back every other role
+    ///   it held: its other assignments, its groups' and its departments'
+    ///   roles, see [`Store::may_revive_roles`]);
     ///   then the user becomes a member of each of the entry's projects with
     ///   `project_role` (a project they are in already is left as is);
     /// - an [`Addee::Email`] is invited with the entry's role as

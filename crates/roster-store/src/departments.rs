@@ -12,7 +12,8 @@
 //! every write that changes who sits below a binding (binding and unbinding,
 //! adding and removing a member, moving a department, reviving a removed
 //! member's membership) hands those roles out or takes them away, and is held
-//! to `may_change_holders` for each. Removing a member from the organization
+//! to `may_change_holders` for each (a revival with every other role it hands
+//! back: `Store::may_revive_roles`). Removing a member from the organization
 //! is not: see `members::soft_delete`.
 
 use crate::db::{conflict, db_err, now_micros, Tx};
@@ -147,6 +148,27 @@ async fn member_paths(conn: &mut AnyConnection, org: OrgId, user: UserId) -> Res
     .collect()
 }
 
+/// The roles `user` holds through the departments they sit in (bound to
+/// those departments or to their ancestors), whether or not their membership
+/// of the organization is live: what reviving a soft-deleted membership
+/// hands back through the tree (see `Store::may_revive_roles`).
+pub(crate) async fn department_roles_of(
+    conn: &mut AnyConnection,
+    org: OrgId,
+    user: UserId,
+) -> Result<BTreeSet<RoleId>> {
+    let mut roles = BTreeSet::new();
+    for path in member_paths(conn, org, user).await? {
+        roles.extend(
+            roles_bound_along(conn, org, &path)
+                .await?
+                .into_iter()
+                .map(|(r, _)| r),
+        );
+    }
+    Ok(roles)
+}
+
 /// Where a new department goes. Creating a top-level department takes
 /// `manage_departments`; creating under a parent also accepts
 /// `create_subdepartments`.
@@ -181,9 +203,8 @@ impl Store {
     /// Anti-escalation for the department tree: `bound` are roles that a
     /// write hands to members (`giving`) or takes away from them, through
     /// the departments they sit in. The caller must be one who may change
-    /// the holders of each (`may_change_holders`: Owner only by Owners,
-    /// nothing stronger than their own). Runs inside the write's
-    /// transaction, before it commits, so a refusal changes nothing.
+    /// the holders of each ([`Store::may_change_holders_of`]: Owner only by
+    /// Owners, nothing stronger than their own).
     async fn may_change_bound_holders(
         &self,
         tx: &mut Tx,
@@ -192,34 +213,8 @@ impl Store {
         bound: &BTreeSet<(RoleId, Scope)>,
         giving: bool,
     ) -> Result<()> {
-        let roles: BTreeSet<RoleId> = bound.iter().map(|(r, _)| *r).collect();
-        for role in roles {
-            let r = crate::roles::fetch_role_counted(tx.conn(), org, role, false).await?;
-            self.may_change_holders(actor, org, &r, giving)?;
-        }
-        Ok(())
-    }
-
-    /// Anti-escalation for reviving a soft-deleted membership (a restore, or
-    /// a rejoin through an invitation or a batch add). The membership kept
-    /// its department rows, so reviving it hands the member every role bound
-    /// along each of those departments' chains, as adding them to those
-    /// departments would: the caller must be one who may give each (the
-    /// same rule, and the same refusal, as [`Store::add_department_member`]).
-    /// Runs inside the revival's transaction, the organization locked (so no
-    /// binding or move slips in between), before the membership is revived.
-    pub(crate) async fn may_revive_department_roles(
-        &self,
-        tx: &mut Tx,
-        actor: &Actor,
-        org: OrgId,
-        user: UserId,
-    ) -> Result<()> {
-        let mut bound = BTreeSet::new();
-        for path in member_paths(tx.conn(), org, user).await? {
-            bound.extend(roles_bound_along(tx.conn(), org, &path).await?);
-        }
-        self.may_change_bound_holders(tx, actor, org, &bound, true)
+        let roles = bound.iter().map(|(r, _)| *r).collect();
+        self.may_change_holders_of(tx, actor, org, &roles, giving)
             .await
     }
 

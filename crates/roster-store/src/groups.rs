@@ -1,5 +1,12 @@
 //! Groups: named sets of organization members. Roles assigned to a group (at
 //! organization or project scope) reach every member of the group.
+//!
+//! So adding a member to a group hands out every role assigned to the group,
+//! and removing one takes them away: either is held to `may_change_holders`
+//! for each of those roles, as assigning them to the member directly would
+//! be, and as adding a member to a department is. Assigning a role to the
+//! group (which hands it to every member) goes through `Store::assign`,
+//! under the same rule.
 
 use crate::db::{conflict, db_err, now_micros};
 use crate::orgs::json;
@@ -12,6 +19,7 @@ use roster_core::*;
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
+use std::collections::BTreeSet;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Group {
@@ -93,6 +101,51 @@ async fn fetch_member(
     .map_err(db_err)?
     .ok_or(Error::GroupMemberNotFound { group, user })?;
     member_of(&row)
+}
+
+/// The roles assigned to `group`, at every scope (organization and projects):
+/// what a member of the group holds through it.
+async fn group_roles(
+    conn: &mut AnyConnection,
+    org: OrgId,
+    group: GroupId,
+) -> Result<BTreeSet<RoleId>> {
+    sqlx::query(
+        "SELECT DISTINCT role_id FROM role_assignments \
+         WHERE org_id = $1 AND principal_type = 'group' AND principal_id = $2",
+    )
+    .bind(id(org))
+    .bind(id(group))
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_err)?
+    .iter()
+    .map(|r| uuid_of(r, "role_id").map(RoleId))
+    .collect()
+}
+
+/// The roles `user` holds through the groups they are in, at every scope,
+/// whether or not their membership of the organization is live (a
+/// soft-deleted one keeps its group rows): what reviving it hands back
+/// through groups (see `Store::may_revive_roles`).
+pub(crate) async fn member_group_roles(
+    conn: &mut AnyConnection,
+    org: OrgId,
+    user: UserId,
+) -> Result<BTreeSet<RoleId>> {
+    sqlx::query(
+        "SELECT DISTINCT a.role_id FROM role_assignments a JOIN group_members gm \
+         ON gm.group_id = a.principal_id AND gm.org_id = a.org_id \
+         WHERE a.org_id = $1 AND a.principal_type = 'group' AND gm.user_id = $2",
+    )
+    .bind(id(org))
+    .bind(id(user))
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_err)?
+    .iter()
+    .map(|r| uuid_of(r, "role_id").map(RoleId))
+    .collect()
 }
 
 /// `ORDER BY` direction and cursor comparison for id-ordered lists.
@@ -288,7 +341,10 @@ impl Store {
         fetch_member(&mut conn, org, group, user).await
     }
 
-    /// Adds a live (Active or Pending) member to a group (once).
+    /// Adds a live (Active or Pending) member to a group (once). The member
+    /// gains every role assigned to the group, so the caller must be one who
+    /// may hand out each of them (else `Escalation` or `OwnerOnly`, and
+    /// nothing is written).
     pub async fn add_group_member(
         &self,
         ctx: &Ctx,
@@ -298,7 +354,9 @@ impl Store {
     ) -> Result<Written<GroupMember>> {
         let org = access.org();
         let mut tx = self.begin(ctx).await?;
-        // Serializes with group deletion, so no member lands in a deleted group.
+        // Serializes with group deletion, so no member lands in a deleted
+        // group, and with role assignments, so the roles checked below are
+        // the roles handed out.
         tx.lock_org(self.kind, org).await?;
         fetch_group(tx.conn(), org, group).await?;
         crate::members::require_member(&mut tx, org, user).await?;
@@ -307,6 +365,9 @@ impl Store {
             Err(Error::GroupMemberNotFound { .. }) => {}
             Err(e) => return Err(e),
         }
+        let roles = group_roles(tx.conn(), org, group).await?;
+        self.may_change_holders_of(&mut tx, access.actor(), org, &roles, true)
+            .await?;
         sqlx::query(
             "INSERT INTO group_members (group_id, user_id, org_id, added_at) VALUES ($1, $2, $3, $4)",
         )
@@ -329,6 +390,10 @@ impl Store {
         tx.commit(self, m).await
     }
 
+    /// Removes a user from a group; they stay a member of the organization.
+    /// They lose every role assigned to the group, so the caller must be one
+    /// who may take each of them away (else `Escalation` or `OwnerOnly`, and
+    /// nothing is written).
     pub async fn remove_group_member(
         &self,
         ctx: &Ctx,
@@ -338,8 +403,14 @@ impl Store {
     ) -> Result<Written<()>> {
         let org = access.org();
         let mut tx = self.begin(ctx).await?;
+        // Serializes with role assignments, so the roles checked below are
+        // the roles taken away.
+        tx.lock_org(self.kind, org).await?;
         fetch_group(tx.conn(), org, group).await?;
         fetch_member(tx.conn(), org, group, user).await?;
+        let roles = group_roles(tx.conn(), org, group).await?;
+        self.may_change_holders_of(&mut tx, access.actor(), org, &roles, false)
+            .await?;
         sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
             .bind(id(group))
             .bind(id(user))

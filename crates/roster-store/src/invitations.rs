@@ -16,7 +16,7 @@
 
 use crate::auth::{hash_secret, new_secret, SESSION_SECONDS};
 use crate::db::{conflict, db_err, now_micros, Tx};
-use crate::members::{insert_membership, Bulk, MemberRef};
+use crate::members::{insert_membership, Bulk, MemberRef, Primary};
 use crate::rows::*;
 use crate::{Ctx, Store, Written};
 use roster_core::access::need;
@@ -323,9 +323,12 @@ async fn mark_accepted(tx: &mut Tx, inv: InvitationId, user: UserId) -> Result<(
 impl Store {
     /// Makes `user` a member of `org` with `role` and `status`, reusing a
     /// Pending or soft-deleted membership; a live non-Pending one is a
-    /// conflict. Reviving a soft-deleted membership hands back the roles
-    /// bound to its departments, so `actor` must be one who may give them
-    /// ([`Store::may_revive_department_roles`]). The caller has locked the
+    /// conflict. `role` replaces the primary role; the caller has held
+    /// `actor` to it already (or it is the role an invitation carries).
+    /// Reviving a soft-deleted membership hands back every other role the
+    /// member held (their other assignments, their groups' and their
+    /// departments' roles), so `actor` must be one who may give each
+    /// ([`Store::may_revive_roles`]). The caller has locked the
     /// organization.
     pub(crate) async fn join(
         &self,
@@ -346,7 +349,7 @@ impl Store {
                 Ok(mid)
             }
             Existing::Deleted { id: mid } => {
-                self.may_revive_department_roles(tx, actor, org, user)
+                self.may_revive_roles(tx, actor, org, user, Primary::Replaced(role))
                     .await?;
                 reset_membership(tx, org, user, mid, status, role).await?;
                 Ok(mid)
@@ -747,8 +750,9 @@ impl Store {
         crate::roles::require_org_role(&mut tx, org, before.role_id).await?;
         // A membership removed since the invitation was sent comes back
         // here under the invitee's own rights: removed, they hold none, so
-        // roles bound to their departments keep it removed until someone
-        // who may give those roles restores it.
+        // any role it would hand back beyond the invited one (another
+        // assignment, a group's or a department's role) keeps it removed
+        // until someone who may give those roles restores it.
         let membership = self
             .join(
                 &mut tx,

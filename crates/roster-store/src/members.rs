@@ -10,6 +10,7 @@ use roster_core::access::need;
 use roster_core::*;
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
+use std::collections::BTreeSet;
 
 pub(crate) const MEMBER_SELECT: &str = "SELECT m.id, m.org_id, m.user_id, m.status, m.joined_at, m.deleted_at, m.created_at, \
     m.updated_at, u.email, u.full_name, u.username, u.created_at AS u_created, u.updated_at AS u_updated, \
@@ -215,6 +216,85 @@ pub(crate) async fn is_last_owner(tx: &mut Tx, org: OrgId, user: UserId) -> Resu
     .map_err(db_err)?
     .is_some();
     Ok(holds && owner_count(tx, org).await? <= 1)
+}
+
+/// What reviving a soft-deleted membership does with its primary role.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Primary {
+    /// It comes back with the membership (a restore).
+    Kept,
+    /// It is replaced by this role (a rejoin through an invitation or a
+    /// batch add), which the caller of that path has been held to already
+    /// (the inviter, or the batch's caller) or which an invitation carries.
+    Replaced(RoleId),
+}
+
+/// The roles `user` would hold again if their soft-deleted membership came
+/// back: their own assignments (the primary role unless it is replaced, the
+/// others at every scope), the roles assigned to their groups and the roles
+/// bound along their departments. A deleted membership keeps all of those
+/// rows; none of them counts while it is deleted.
+async fn revived_roles(
+    conn: &mut AnyConnection,
+    org: OrgId,
+    user: UserId,
+    primary: Primary,
+) -> Result<BTreeSet<RoleId>> {
+    let own = sqlx::query(&format!(
+        "SELECT {} FROM role_assignments a WHERE a.org_id = $1 AND a.principal_type = 'user' AND a.principal_id = $2",
+        crate::roles::ASSIGNMENT_COLS
+    ))
+    .bind(id(org))
+    .bind(id(user))
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    let mut roles = BTreeSet::new();
+    for row in &own {
+        let a = crate::load::assignment_of(row)?;
+        let replaced = match primary {
+            Primary::Kept => false,
+            // The old primary goes; an extra assignment of the new role at
+            // organization scope becomes the primary (`roles::set_primary`).
+            Primary::Replaced(role) => {
+                a.is_primary || (a.role_id == role && a.scope == Scope::Organization)
+            }
+        };
+        if !replaced {
+            roles.insert(a.role_id);
+        }
+    }
+    roles.extend(crate::groups::member_group_roles(conn, org, user).await?);
+    roles.extend(crate::departments::department_roles_of(conn, org, user).await?);
+    Ok(roles)
+}
+
+impl Store {
+    /// Anti-escalation for reviving a soft-deleted membership (a restore, or
+    /// a rejoin through an invitation, its acceptance or a batch add). The
+    /// membership kept its rows, so reviving it hands the member back every
+    /// role those rows give ([`revived_roles`]: their primary role unless
+    /// the revival replaces it, their other assignments, their groups'
+    /// roles, their departments' roles): the caller must be one who may give
+    /// each ([`Store::may_change_holders_of`]: the Owner role only by
+    /// Owners, nothing stronger than their own), the rule of assigning those
+    /// roles, or of adding the member to those groups or departments. Runs
+    /// inside the revival's transaction, the organization locked (so no
+    /// assignment, binding, group or department change slips in between),
+    /// before the membership is revived; a refusal (`Escalation` or
+    /// `OwnerOnly`) leaves it deleted.
+    pub(crate) async fn may_revive_roles(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        org: OrgId,
+        user: UserId,
+        primary: Primary,
+    ) -> Result<()> {
+        let roles = revived_roles(tx.conn(), org, user, primary).await?;
+        self.may_change_holders_of(tx, actor, org, &roles, true)
+            .await
+    }
 }
 
 impl Store {
@@ -528,10 +608,11 @@ impl Store {
         tx.commit(self, bulk).await
     }
 
-    /// Restores a soft-deleted member. Their department rows were kept, so
-    /// they get back every role bound along those departments: the caller
-    /// must be one who may give each (as adding them to the departments
-    /// would need), else nothing is written.
+    /// Restores a soft-deleted member. Their rows were kept, so they get
+    /// back every role they held: their primary role and other assignments,
+    /// their groups' roles, their departments' roles. The caller must be one
+    /// who may give each ([`Store::may_revive_roles`]), else nothing is
+    /// written.
     pub async fn restore_member(
         &self,
         ctx: &Ctx,
@@ -540,14 +621,15 @@ impl Store {
     ) -> Result<Written<Member>> {
         let org = access.org();
         let mut tx = self.begin(ctx).await?;
-        // Serializes with role bindings, department moves and department
-        // membership, so the roles checked below are the roles handed back.
+        // Serializes with role assignments and bindings, group and
+        // department membership and department moves, so the roles checked
+        // below are the roles handed back.
         tx.lock_org(self.kind, org).await?;
         let m = fetch_member(tx.conn(), org, who, true).await?;
         if !m.deleted {
             return Err(Error::MemberNotDeleted(m.user.id));
         }
-        self.may_revive_department_roles(&mut tx, access.actor(), org, m.user.id)
+        self.may_revive_roles(&mut tx, access.actor(), org, m.user.id, Primary::Kept)
             .await?;
         sqlx::query("UPDATE memberships SET deleted_at = NULL, updated_at = $1 WHERE id = $2")
             .bind(now_micros())
@@ -633,7 +715,7 @@ impl Store {
 /// member's access away (the owner excepted, below), whatever roles gave it,
 /// and a removed member holds nothing, so no lifted denial grants anything
 /// back either. Reviving the membership is what is checked
-/// (`Store::may_revive_department_roles`).
+/// (`Store::may_revive_roles`).
 pub(crate) async fn soft_delete(tx: &mut Tx, org: OrgId, who: MemberRef) -> Result<()> {
     let m = fetch_member(tx.conn(), org, who, false).await?;
     let user = m.user.id;

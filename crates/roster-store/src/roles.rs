@@ -533,6 +533,28 @@ impl Store {
         self.refuse_escalation(actor, org, &keys)
     }
 
+    /// [`Store::may_change_holders`] for each of `roles`, for a write that
+    /// hands them all to someone (`giving`) or takes them all away at once
+    /// (a membership of a group or a department, or a revived membership,
+    /// carries several). The first role refused refuses the write. Runs
+    /// inside the write's transaction, before it commits, so a refusal
+    /// changes nothing; the caller has locked the organization, so no role
+    /// reaches the member between this check and the commit.
+    pub(crate) async fn may_change_holders_of(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        org: OrgId,
+        roles: &BTreeSet<RoleId>,
+        giving: bool,
+    ) -> Result<()> {
+        for &role in roles {
+            let r = fetch_role_counted(tx.conn(), org, role, false).await?;
+            self.may_change_holders(actor, org, &r, giving)?;
+        }
+        Ok(())
+    }
+
     /// The organization's roles: system roles of type organization first in
     /// their fixed order (unless `include_system` is false), then custom
     /// organization roles by name.

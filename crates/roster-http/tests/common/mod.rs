@@ -326,3 +326,125 @@ pub async fn project(app: &TestApp, org: &str, name: &str) -> roster_core::Proje
         .value
         .id
 }
+
+// --- The escalation rule and soft-deleted memberships, over HTTP.
+
+/// Creates a custom organization role named `name` as `token` and returns its id.
+pub async fn custom_role(app: &TestApp, org: &str, token: &str, name: &str, body: Value) -> String {
+    let mut body = body;
+    body["name"] = json!(name);
+    let r = app
+        .post(&format!("/v1/organizations/{org}/roles"), token, body)
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    r.body["id"].as_str().unwrap().to_owned()
+}
+
+/// The `details.capabilities` of a 403 escalation refusal (organization API).
+pub fn refused_escalation(r: &Res) -> Vec<String> {
+    let e = assert_envelope(r, 403, "INSUFFICIENT_PERMISSIONS");
+    assert_eq!(e["type"], json!("authorization_error"));
+    e["details"]["capabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// What the check endpoint answers for `user` and `perm` at organization scope.
+pub async fn check_allowed(app: &TestApp, org: &str, user: &str, perm: &str) -> bool {
+    let r = app
+        .post(
+            &format!("/v1/organizations/{org}/check"),
+            PLATFORM_KEY,
+            json!({"user_id": user, "permission": perm}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    r.body["allowed"].as_bool().unwrap()
+}
+
+/// Soft-deletes `user`'s membership as `token`.
+pub async fn remove_from_org(app: &TestApp, org: &str, token: &str, user: &str) -> Res {
+    app.delete(
+        &format!("/v1/organizations/{org}/users/{user}/delete"),
+        token,
+    )
+    .await
+}
+
+pub async fn restore(app: &TestApp, org: &str, token: &str, user: &str) -> Res {
+    app.post(
+        &format!("/v1/organizations/{org}/users/{user}/restore"),
+        token,
+        json!({}),
+    )
+    .await
+}
+
+/// Whether `user`'s membership of `org` is soft-deleted, in the database.
+pub async fn stored_deleted(app: &TestApp, org: &str, user: &str) -> bool {
+    let org = roster_core::OrgId::parse(org).unwrap().uuid().to_string();
+    let user = roster_core::UserId::parse(user).unwrap().uuid().to_string();
+    let n = sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(*) FROM memberships WHERE org_id = $1 AND user_id = $2 AND deleted_at IS NOT NULL",
+    )
+    .bind(org)
+    .bind(user)
+    .fetch_one(app.store.pool())
+    .await
+    .unwrap();
+    n == 1
+}
+
+/// Whether the API shows `user` as a deleted member of `org`.
+pub async fn shown_deleted(app: &TestApp, org: &str, token: &str, user: &str) -> bool {
+    let r = app
+        .get(&format!("/v1/organizations/{org}/users/{user}"), token)
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    r.body["is_deleted"] == json!(true)
+}
+
+/// Puts `user` in a new group holding `role` at organization scope, as the
+/// platform (groups are shown by the admin API; the store is the same).
+pub async fn in_group_holding(app: &TestApp, org: &str, name: &str, role: &str, user: &str) {
+    use roster_core::access::need;
+    let g = app
+        .store
+        .create_group(&ctx(), &access::<need::ManageGroups>(app, org), name)
+        .await
+        .unwrap()
+        .value
+        .id;
+    app.store
+        .assign(
+            &ctx(),
+            &access::<need::AssignRoles>(app, org),
+            roster_core::Principal::Group(g),
+            roster_core::RoleId::parse(role).unwrap(),
+            roster_core::Scope::Organization,
+        )
+        .await
+        .unwrap();
+    app.store
+        .add_group_member(
+            &ctx(),
+            &access::<need::ManageGroups>(app, org),
+            g,
+            user.parse().unwrap(),
+        )
+        .await
+        .unwrap();
+}
+
+/// The group rows of `user` in the database, live membership or not.
+pub async fn stored_groups_of(app: &TestApp, user: &str) -> i64 {
+    let uid = roster_core::UserId::parse(user).unwrap().uuid().to_string();
+    sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM group_members WHERE user_id = $1")
+        .bind(uid)
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap()
+}
