@@ -2045,3 +2045,91 @@ async fn group_users_are_added_and_removed_only_by_who_may_give_the_groups_roles
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert!(!allowed(&f, &f.ada.id, "view_audit_log", None).await);
 }
+
+#[tokio::test]
+async fn deleting_a_group_or_a_project_user_or_group_needs_who_may_take_the_roles_away() {
+    let f = Fixture::new().await;
+    let app = &f.app;
+    // A manager (a session of a member whose role holds api.groups.write and
+    // api.organization.projects.write only), a group holding Admin with Ada
+    // in it, and a project where Ben and the group are Project Owners.
+    let r = app
+        .post(
+            &format!("/v1/organizations/{}/roles", f.org),
+            &f.owner.token,
+            json!({"name": "Manager",
+                "capabilities": ["api.groups.write", "api.organization.projects.write"]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let m = app
+        .member(&f.org, "Max Manager", r.body["id"].as_str().unwrap())
+        .await;
+    let g = f
+        .post("/v1/organization/groups", json!({"name": "Admins"}))
+        .await;
+    let gid = g.body["id"].as_str().unwrap().to_owned();
+    let r = f
+        .post(
+            &format!("/v1/organization/groups/{gid}/roles"),
+            json!({"role_id": "role_admin"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = f
+        .post(
+            &format!("/v1/organization/groups/{gid}/users"),
+            json!({"user_id": f.ada.id}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let p = project(&f, "Apollo").await;
+    let r = f
+        .post(
+            &format!("/v1/organization/projects/{p}/users"),
+            json!({"user_id": f.ben.id, "role": "owner"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = f
+        .post(
+            &format!("/v1/organization/projects/{p}/groups"),
+            json!({"group_id": gid, "role": "role-api-project-owner"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let paths = [
+        format!("/v1/organization/projects/{p}/users/{}", f.ben.id),
+        format!("/v1/organization/projects/{p}/groups/{gid}"),
+        format!("/v1/organization/groups/{gid}"),
+    ];
+
+    // Each takes roles away the manager may not: refused, nothing written.
+    let rev = app.store.revision();
+    for path in &paths {
+        let r = send(
+            app,
+            Method::DELETE,
+            path,
+            Some(&m.token),
+            Some(&f.org),
+            None,
+        )
+        .await;
+        assert_error(&r, 403, Some("insufficient_permissions"), None);
+    }
+    assert_eq!(app.store.revision(), rev, "nothing written");
+    for path in &paths {
+        let r = f.get(path).await;
+        assert_eq!(r.status, 200, "{path}: {:?}", r.body);
+    }
+    assert!(allowed(&f, &f.ada.id, "view_audit_log", None).await);
+
+    // The Owner's key may take them away.
+    for path in &paths {
+        let r = f.delete(path).await;
+        assert_eq!(r.status, 200, "{path}: {:?}", r.body);
+        assert_eq!(f.get(path).await.status, 404, "{path}");
+    }
+    assert!(!allowed(&f, &f.ada.id, "view_audit_log", None).await);
+}

@@ -830,6 +830,199 @@ async fn leaving_a_group_takes_its_roles_away_only_by_who_may_take_them() {
 }
 
 #[tokio::test]
+async fn deleting_a_group_takes_its_roles_away_only_by_who_may_take_them() {
+    let app = TestApp::spawn().await;
+    let (org, owner) = app.org("Acme").await;
+    let gm_role = custom_role(
+        &app,
+        &org,
+        &owner.token,
+        "Group Manager",
+        json!({"capabilities": ["api.groups.write"]}),
+    )
+    .await;
+    let gm = app.member(&org, "Gus Manager", &gm_role).await;
+    let ada = app.member(&org, "Ada Admin", "role_admin").await;
+    let jane = app.member(&org, "Jane Smith", "role_member").await;
+    let olga = app.member(&org, "Olga Other", "role_member").await;
+    let admins = group_holding(&app, &org, "Admins", "role_admin").await;
+    let owners = group_holding(&app, &org, "Owners", "role_owner").await;
+    let empty = group_holding(&app, &org, "Nobody", "role_owner").await;
+    let platform = access::<need::ManageGroups>(&app, &org);
+    for (g, user) in [(admins, &jane), (owners, &olga)] {
+        app.store
+            .add_group_member(&ctx(), &platform, g, uid(user))
+            .await
+            .unwrap();
+    }
+    let groups = as_user::<need::ManageGroups>(&app, &org, &gm);
+    let read = access::<need::AnyMember>(&app, &org);
+
+    let rev = app.store.revision();
+    // Deleting Admins takes Admin from Jane: it needs Admin's keys.
+    let r = app.store.delete_group(&as_ctx(&gm), &groups, admins).await;
+    let missing = escalation_missing(r);
+    assert!(
+        missing.contains(&"override_all_permissions".to_owned()),
+        "{missing:?}"
+    );
+    // The Owner role only by an Owner.
+    let r = app
+        .store
+        .delete_group(
+            &as_ctx(&ada),
+            &as_user::<need::ManageGroups>(&app, &org, &ada),
+            owners,
+        )
+        .await;
+    assert!(matches!(r, Err(Error::OwnerOnly)), "{r:?}");
+    // Nothing was written.
+    assert_eq!(app.store.revision(), rev, "nothing written");
+    for (g, user) in [(admins, &jane), (owners, &olga)] {
+        app.store.get_group(&read, g).await.unwrap();
+        assert_eq!(group_member_ids(&app, &org, g).await, vec![uid(user)]);
+    }
+    assert!(check(&app, &org, &jane, "view_audit_log", None).await);
+    assert!(check(&app, &org, &olga, "manage_billing", None).await);
+
+    // A group with no members takes nothing from anyone.
+    app.store
+        .delete_group(&as_ctx(&gm), &groups, empty)
+        .await
+        .unwrap();
+    // Who may take the roles away deletes the groups.
+    app.store
+        .delete_group(
+            &as_ctx(&ada),
+            &as_user::<need::ManageGroups>(&app, &org, &ada),
+            admins,
+        )
+        .await
+        .unwrap();
+    app.store
+        .delete_group(
+            &as_ctx(&owner),
+            &as_user::<need::ManageGroups>(&app, &org, &owner),
+            owners,
+        )
+        .await
+        .unwrap();
+    for g in [admins, owners, empty] {
+        let r = app.store.get_group(&read, g).await;
+        assert!(r.is_err(), "{r:?}");
+    }
+    assert!(!check(&app, &org, &jane, "view_audit_log", None).await);
+    assert!(!check(&app, &org, &olga, "manage_billing", None).await);
+}
+
+#[tokio::test]
+async fn leaving_a_project_takes_its_roles_away_only_by_who_may_take_them() {
+    let app = TestApp::spawn().await;
+    let (org, owner) = app.org("Acme").await;
+    let pm_role = custom_role(
+        &app,
+        &org,
+        &owner.token,
+        "Project Manager",
+        json!({"capabilities": ["api.organization.projects.write"]}),
+    )
+    .await;
+    let pm = app.member(&org, "Pat Manager", &pm_role).await;
+    let ada = app.member(&org, "Ada Admin", "role_admin").await;
+    let jane = app.member(&org, "Jane Smith", "role_member").await;
+    let walt = app.member(&org, "Walt Writer", "role_member").await;
+    let p = project(&app, &org, "Apollo").await;
+    let platform = access::<need::ManageProjects>(&app, &org);
+    let groups = access::<need::ManageGroups>(&app, &org);
+    let writers = app
+        .store
+        .create_group(&ctx(), &groups, "Writers")
+        .await
+        .unwrap()
+        .value
+        .id;
+    app.store
+        .add_group_member(&ctx(), &groups, writers, uid(&walt))
+        .await
+        .unwrap();
+    let empty = app
+        .store
+        .create_group(&ctx(), &groups, "Nobody")
+        .await
+        .unwrap()
+        .value
+        .id;
+    let owner_role = SystemRole::ProjectOwner.id();
+    app.store
+        .add_project_member(&ctx(), &platform, p, uid(&jane), owner_role)
+        .await
+        .unwrap();
+    for g in [writers, empty] {
+        app.store
+            .add_project_group(&ctx(), &platform, p, g, owner_role)
+            .await
+            .unwrap();
+    }
+    let projects = as_user::<need::ManageProjects>(&app, &org, &pm);
+    let read = access::<need::AnyMember>(&app, &org);
+    assert!(check(&app, &org, &jane, "api.project.write", Some(p)).await);
+    assert!(check(&app, &org, &walt, "api.project.write", Some(p)).await);
+
+    // Removing Jane or the Writers takes Project Owner away: it needs its keys.
+    let rev = app.store.revision();
+    let r = app
+        .store
+        .remove_project_member(&as_ctx(&pm), &projects, p, uid(&jane))
+        .await;
+    assert!(!escalation_missing(r).is_empty());
+    let r = app
+        .store
+        .remove_project_group(&as_ctx(&pm), &projects, p, writers)
+        .await;
+    assert!(!escalation_missing(r).is_empty());
+    // Nothing was written.
+    assert_eq!(app.store.revision(), rev, "nothing written");
+    app.store
+        .get_project_member(&read, p, uid(&jane))
+        .await
+        .unwrap();
+    app.store
+        .get_project_group(&read, p, writers)
+        .await
+        .unwrap();
+    assert!(check(&app, &org, &jane, "api.project.write", Some(p)).await);
+    assert!(check(&app, &org, &walt, "api.project.write", Some(p)).await);
+
+    // A group with no members takes nothing from anyone.
+    app.store
+        .remove_project_group(&as_ctx(&pm), &projects, p, empty)
+        .await
+        .unwrap();
+    // An Admin holds Project Owner's keys and may take it away.
+    let admin = as_user::<need::ManageProjects>(&app, &org, &ada);
+    app.store
+        .remove_project_member(&as_ctx(&ada), &admin, p, uid(&jane))
+        .await
+        .unwrap();
+    app.store
+        .remove_project_group(&as_ctx(&ada), &admin, p, writers)
+        .await
+        .unwrap();
+    assert!(app
+        .store
+        .get_project_member(&read, p, uid(&jane))
+        .await
+        .is_err());
+    assert!(app
+        .store
+        .get_project_group(&read, p, writers)
+        .await
+        .is_err());
+    assert!(!check(&app, &org, &jane, "api.project.write", Some(p)).await);
+    assert!(!check(&app, &org, &walt, "api.project.write", Some(p)).await);
+}
+
+#[tokio::test]
 async fn assigning_a_role_to_a_group_needs_the_right_to_give_it_to_every_member() {
     // Already the rule of `Store::assign` / `unassign` (any principal):
     // pinned here beside group membership, which hands out the same roles.

@@ -124,6 +124,25 @@ async fn group_roles(
     .collect()
 }
 
+/// Whether the group has any member rows (a soft-deleted membership of the
+/// organization keeps its rows, which reviving it hands back): whether
+/// taking the group's roles away takes them from anyone.
+pub(crate) async fn has_members(
+    conn: &mut AnyConnection,
+    org: OrgId,
+    group: GroupId,
+) -> Result<bool> {
+    let row = sqlx::query(
+        "SELECT 1 AS one FROM group_members WHERE org_id = $1 AND group_id = $2 LIMIT 1",
+    )
+    .bind(id(org))
+    .bind(id(group))
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    Ok(row.is_some())
+}
+
 /// The roles `user` holds through the groups they are in, at every scope,
 /// whether or not their membership of the organization is live (a
 /// soft-deleted one keeps its group rows): what reviving it hands back
@@ -260,7 +279,12 @@ impl Store {
     }
 
     /// Deletes a group with its memberships, project attachments and every
-    /// role assigned to it.
+    /// role assigned to it. That takes each of those roles away from every
+    /// member, so only a caller who may take each of them away
+    /// ([`Store::may_change_holders`]; the Owner role only by Owners) deletes
+    /// a group that has members: otherwise `Escalation` / `OwnerOnly`, and
+    /// nothing is written. A group with no members takes nothing from anyone
+    /// and is deleted by anyone who manages groups.
     pub async fn delete_group(
         &self,
         ctx: &Ctx,
@@ -271,6 +295,15 @@ impl Store {
         let mut tx = self.begin(ctx).await?;
         tx.lock_org(self.kind, org).await?;
         let before = fetch_group(tx.conn(), org, group).await?;
+        // Deleting the group takes every role assigned to it, at every scope,
+        // away from each of its members; the organization is locked, so these
+        // are the roles taken away. A group with no members takes nothing
+        // from anyone, so deleting it is not checked.
+        if has_members(tx.conn(), org, group).await? {
+            let roles = group_roles(tx.conn(), org, group).await?;
+            self.may_change_holders_of(&mut tx, access.actor(), org, &roles, false)
+                .await?;
+        }
         for sql in [
             "DELETE FROM group_members WHERE group_id = $1 AND org_id = $2",
             "DELETE FROM project_groups WHERE group_id = $1 AND org_id = $2",

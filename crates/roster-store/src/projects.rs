@@ -242,6 +242,31 @@ pub(crate) async fn fetch_project_group(
 }
 
 /// Deletes the assignment rows of a principal at a project's scope.
+/// The roles `principal` holds at the project's scope: what removing it from
+/// the project takes away.
+async fn project_assignment_roles(
+    tx: &mut Tx,
+    org: OrgId,
+    project: ProjectId,
+    principal_type: &str,
+    principal: String,
+) -> Result<std::collections::BTreeSet<RoleId>> {
+    sqlx::query(
+        "SELECT DISTINCT role_id FROM role_assignments WHERE org_id = $1 AND scope_type = 'project' \
+         AND scope_id = $2 AND principal_type = $3 AND principal_id = $4",
+    )
+    .bind(id(org))
+    .bind(id(project))
+    .bind(principal_type)
+    .bind(principal)
+    .fetch_all(tx.conn())
+    .await
+    .map_err(db_err)?
+    .iter()
+    .map(|r| uuid_of(r, "role_id").map(RoleId))
+    .collect()
+}
+
 async fn drop_project_assignments(
     tx: &mut Tx,
     org: OrgId,
@@ -657,7 +682,10 @@ impl Store {
         tx.commit(self, after).await
     }
 
-    /// Removes a user from a live project with every role they held at its scope.
+    /// Removes a user from a live project with every role they held at its
+    /// scope. Only by a caller who may take each of those roles away
+    /// ([`Store::may_change_holders`]; the Owner role only by Owners):
+    /// otherwise `Escalation` / `OwnerOnly`, and nothing is written.
     pub async fn remove_project_member(
         &self,
         ctx: &Ctx,
@@ -670,6 +698,10 @@ impl Store {
         tx.lock_org(self.kind, org).await?;
         writable_project(tx.conn(), org, project).await?;
         let before = fetch_project_member(tx.conn(), org, project, user).await?;
+        // The organization is locked, so these are the roles taken away.
+        let roles = project_assignment_roles(&mut tx, org, project, "user", id(user)).await?;
+        self.may_change_holders_of(&mut tx, access.actor(), org, &roles, false)
+            .await?;
         sqlx::query("DELETE FROM project_members WHERE project_id = $1 AND user_id = $2")
             .bind(id(project))
             .bind(id(user))
@@ -822,7 +854,13 @@ impl Store {
         tx.commit(self, pg).await
     }
 
-    /// Detaches a group from a live project with every role it held at its scope.
+    /// Detaches a group from a live project with every role it held at its
+    /// scope, which its members held through it. Only by a caller who may
+    /// take each of those roles away ([`Store::may_change_holders`]; the
+    /// Owner role only by Owners): otherwise `Escalation` / `OwnerOnly`, and
+    /// nothing is written. A group with no members takes nothing from anyone,
+    /// so detaching it is not checked (as deleting it, see
+    /// [`Store::delete_group`]).
     pub async fn remove_project_group(
         &self,
         ctx: &Ctx,
@@ -835,6 +873,12 @@ impl Store {
         tx.lock_org(self.kind, org).await?;
         writable_project(tx.conn(), org, project).await?;
         let before = fetch_project_group(tx.conn(), org, project, group).await?;
+        // The organization is locked, so these are the roles taken away.
+        if crate::groups::has_members(tx.conn(), org, group).await? {
+            let roles = project_assignment_roles(&mut tx, org, project, "group", id(group)).await?;
+            self.may_change_holders_of(&mut tx, access.actor(), org, &roles, false)
+                .await?;
+        }
         sqlx::query("DELETE FROM project_groups WHERE project_id = $1 AND group_id = $2")
             .bind(id(project))
             .bind(id(group))
