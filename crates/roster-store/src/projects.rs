@@ -241,7 +241,6 @@ pub(crate) async fn fetch_project_group(
     project_group_of(&row)
 }
 
-/// Deletes the assignment rows of a principal at a project's scope.
 /// The roles `principal` holds at the project's scope: what removing it from
 /// the project takes away.
 async fn project_assignment_roles(
@@ -267,6 +266,7 @@ async fn project_assignment_roles(
     .collect()
 }
 
+/// Deletes the assignment rows of a principal at a project's scope.
 async fn drop_project_assignments(
     tx: &mut Tx,
     org: OrgId,
