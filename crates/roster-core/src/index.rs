@@ -963,17 +963,6 @@ impl Index {
         self.current.store(Arc::new(Snapshot { revision, orgs }));
     }
 
-    /// Publishes organizations rebuilt at `revision` without claiming that
-    /// every earlier revision has been applied (see [`Index::advance`]).
-    pub fn publish_orgs(&self, revision: i64, updates: &[OrgUpdate]) {
-        self.apply(revision, updates, false);
-    }
-
-    /// Declares every change up to `revision` applied.
-    pub fn advance(&self, revision: i64) {
-        self.apply(revision, &[], true);
-    }
-
     /// Publishes organizations each at the revision it reflects and declares
     /// every change up to `revision` applied, in one step. An organization
     /// already published at a newer revision keeps its newer data.
@@ -988,23 +977,10 @@ impl Index {
         });
     }
 
-    /// Publishes updates made at `revision`, after their transaction committed.
-    /// An organization already published at a newer revision keeps its newer data.
+    /// [`Index::publish_each`] for updates all made at `revision`.
     pub fn publish(&self, revision: i64, updates: &[OrgUpdate]) {
-        self.apply(revision, updates, true);
-    }
-
-    fn apply(&self, revision: i64, updates: &[OrgUpdate], advance: bool) {
-        self.current.rcu(|cur| {
-            let mut next = Snapshot::clone(cur);
-            if advance {
-                next.revision = next.revision.max(revision);
-            }
-            for u in updates {
-                next.put(revision, u);
-            }
-            next
-        });
+        let each: Vec<(i64, OrgUpdate)> = updates.iter().map(|u| (revision, u.clone())).collect();
+        self.publish_each(revision, &each);
     }
 }
 

@@ -466,6 +466,17 @@ impl Fixture {
             .unwrap()
     }
 
+    /// [`record`]s `attempts`, then [`Fixture::assert_consistent`].
+    async fn keep(
+        &self,
+        acked: &mut BTreeMap<(usize, usize), (i64, String)>,
+        attempts: &[Attempt],
+        since: i64,
+    ) {
+        record(acked, attempts);
+        self.assert_consistent(acked, since).await;
+    }
+
     /// The database, the live index, the check endpoint and a store freshly
     /// opened on the same file agree, and agree with the callers' answers:
     /// a (member, role) is held exactly when an attempt was acknowledged,
@@ -625,9 +636,10 @@ fn futures_boxed(
 
 /// After the storm, with the trigger gone: every pair still missing is
 /// assigned one at a time; each succeeds, at a revision above every earlier
-/// one, and the next check already sees it.
+/// one, and the next check already sees it. Then every pair is held, and
+/// the database and the index agree (see [`Fixture::assert_consistent`]).
 #[allow(clippy::unwrap_used)]
-async fn heal(fx: &Fixture, acked: &mut BTreeMap<(usize, usize), (i64, String)>) {
+async fn heal(fx: &Fixture, acked: &mut BTreeMap<(usize, usize), (i64, String)>, since: i64) {
     fx.cure().await;
     let mut last = acked.values().map(|(r, _)| *r).max().unwrap_or(0);
     assert!(last <= fx.app.store.revision());
@@ -646,6 +658,8 @@ async fn heal(fx: &Fixture, acked: &mut BTreeMap<(usize, usize), (i64, String)>)
         );
         record(acked, &[a]);
     }
+    assert_eq!(acked.len(), fx.members.len() * fx.roles.len());
+    fx.assert_consistent(acked, since).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -667,8 +681,7 @@ async fn a_commit_group_rolled_back_by_the_database_fails_every_write_in_it() {
     let failed: Vec<bool> = got.iter().map(|a| a.ok.is_none()).collect();
     assert_eq!(failed, [true, true, true, false], "{got:#?}");
     assert_eq!(got[3].ok.as_ref().unwrap().0, before + 1, "{got:#?}");
-    record(&mut acked, &got);
-    fx.assert_consistent(&acked, start).await;
+    fx.keep(&mut acked, &got, start).await;
 
     // What they are told. The HTTP clients got a bare 500 (the envelope
     // hides our faults; the log has each one's error under its trace id).
@@ -692,8 +705,7 @@ async fn a_commit_group_rolled_back_by_the_database_fails_every_write_in_it() {
         );
         assert!(!told.contains("savepoint"), "{told}");
     }
-    record(&mut acked, &got);
-    fx.assert_consistent(&acked, start).await;
+    fx.keep(&mut acked, &got, start).await;
 
     // A storm: every pair not tried yet, 24 at a time.
     let used: BTreeSet<_> = group.iter().chain(&group2).copied().collect();
@@ -724,12 +736,9 @@ async fn a_commit_group_rolled_back_by_the_database_fails_every_write_in_it() {
         got.iter().any(|a| a.ok.is_some()),
         "some healthy writes of the storm succeed"
     );
-    record(&mut acked, &got);
-    fx.assert_consistent(&acked, start).await;
+    fx.keep(&mut acked, &got, start).await;
 
-    heal(&fx, &mut acked).await;
-    assert_eq!(acked.len(), fx.members.len() * fx.roles.len());
-    fx.assert_consistent(&acked, start).await;
+    heal(&fx, &mut acked, start).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -750,8 +759,7 @@ async fn a_write_failed_by_the_database_takes_only_itself_down() {
     assert_eq!(failed, [false, true, false], "{got:#?}");
     assert_eq!(got[0].ok.as_ref().unwrap().0, before + 1);
     assert_eq!(got[2].ok.as_ref().unwrap().0, before + 2);
-    record(&mut acked, &got);
-    fx.assert_consistent(&acked, start).await;
+    fx.keep(&mut acked, &got, start).await;
 
     let used: BTreeSet<_> = group.iter().copied().collect();
     let pairs = scrambled(&fx, &acked, &used);
@@ -763,12 +771,9 @@ async fn a_write_failed_by_the_database_takes_only_itself_down() {
             assert!(e == "HTTP 500" || e.contains("forced failure"), "{a:?}");
         }
     }
-    record(&mut acked, &got);
-    fx.assert_consistent(&acked, start).await;
+    fx.keep(&mut acked, &got, start).await;
 
-    heal(&fx, &mut acked).await;
-    assert_eq!(acked.len(), fx.members.len() * fx.roles.len());
-    fx.assert_consistent(&acked, start).await;
+    heal(&fx, &mut acked, start).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -787,16 +792,14 @@ async fn a_commit_that_fails_fails_every_write_of_its_group() {
     let group = [(0, 0), (1, POISONED), (2, 1)];
     let got = fx.in_one_group(&group).await;
     assert!(got.iter().all(|a| a.ok.is_none()), "{got:#?}");
-    record(&mut acked, &got);
-    fx.assert_consistent(&acked, start).await;
+    fx.keep(&mut acked, &got, start).await;
     let next = fx.assign_http(3, 2).await;
     assert_eq!(
         next.ok.as_ref().map(|(r, _)| *r),
         Some(before + 1),
         "{next:?}"
     );
-    record(&mut acked, &[next]);
-    fx.assert_consistent(&acked, start).await;
+    fx.keep(&mut acked, &[next], start).await;
 
     let used: BTreeSet<_> = group.iter().copied().collect();
     let pairs = scrambled(&fx, &acked, &used);
@@ -821,10 +824,7 @@ async fn a_commit_that_fails_fails_every_write_of_its_group() {
             assert!(e == "HTTP 500" || e.contains("the commit failed"), "{a:?}");
         }
     }
-    record(&mut acked, &got);
-    fx.assert_consistent(&acked, start).await;
+    fx.keep(&mut acked, &got, start).await;
 
-    heal(&fx, &mut acked).await;
-    assert_eq!(acked.len(), fx.members.len() * fx.roles.len());
-    fx.assert_consistent(&acked, start).await;
+    heal(&fx, &mut acked, start).await;
 }

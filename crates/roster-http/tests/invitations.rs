@@ -531,14 +531,7 @@ async fn inviting_back_a_removed_member_hands_back_their_other_roles_only_to_who
     // Bill holds Billing Manager besides his primary Member, Gina is in a
     // group holding Admin, Adam's primary role is Admin.
     let bill = app.member(&org, "Bill Direct", "role_member").await;
-    let r = app
-        .post(
-            &format!("/v1/organizations/{org}/roles/role_billing_manager/members"),
-            &owner.token,
-            json!({"user_id": bill.id}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{:?}", r.body);
+    assign_org_role(&app, &org, &owner.token, "role_billing_manager", &bill.id).await;
     let gina = app.member(&org, "Gina Group", "role_member").await;
     in_group_holding(&app, &org, "Admins", "role_admin", &gina.id).await;
     let adam = app.member(&org, "Adam Prime", "role_admin").await;
@@ -557,7 +550,7 @@ async fn inviting_back_a_removed_member_hands_back_their_other_roles_only_to_who
     ] {
         let r = invite(&app, &org, &dm.token, &user.email, "role_member").await;
         let missing = refused_escalation(&r);
-        assert!(missing.contains(&key.to_owned()), "{missing:?}");
+        assert_lists(&missing, &[key]);
         assert!(stored_deleted(&app, &org, &user.id).await);
         assert!(shown_deleted(&app, &org, &owner.token, &user.id).await);
         assert!(stored_invitations(&app, &user.email).await.is_empty());
@@ -592,10 +585,7 @@ async fn inviting_back_a_removed_member_hands_back_their_other_roles_only_to_who
     let rev = app.store.revision();
     let r = accept(&app, &key, Some(&bill.token)).await;
     let missing = refused_escalation(&r);
-    assert!(
-        missing.contains(&"manage_billing".to_owned()),
-        "{missing:?}"
-    );
+    assert_lists(&missing, &["manage_billing"]);
     assert_eq!(app.store.revision(), rev, "nothing written");
     assert!(stored_deleted(&app, &org, &bill.id).await);
     assert_eq!(stored_invitations(&app, &bill.email).await, vec!["pending"]);

@@ -528,29 +528,6 @@ fn as_user<N: Need>(app: &TestApp, org: &str, user: &TestUser) -> OrgAccess<N> {
     .unwrap()
 }
 
-/// Creates a group holding `role` at organization scope (as the platform).
-#[allow(clippy::unwrap_used)]
-async fn group_holding(app: &TestApp, org: &str, name: &str, role: &str) -> GroupId {
-    let g = app
-        .store
-        .create_group(&ctx(), &access::<need::ManageGroups>(app, org), name)
-        .await
-        .unwrap()
-        .value
-        .id;
-    app.store
-        .assign(
-            &ctx(),
-            &access::<need::AssignRoles>(app, org),
-            Principal::Group(g),
-            roster_core::RoleId::parse(role).unwrap(),
-            Scope::Organization,
-        )
-        .await
-        .unwrap();
-    g
-}
-
 /// The group's live members, through the store's read.
 #[allow(clippy::unwrap_used)]
 async fn group_member_ids(app: &TestApp, org: &str, group: GroupId) -> Vec<UserId> {
@@ -588,25 +565,53 @@ fn escalation_missing<T: std::fmt::Debug>(r: Result<T>) -> Vec<String> {
     }
 }
 
-#[tokio::test]
-async fn joining_a_group_hands_out_its_roles_only_to_who_may_give_them() {
-    let app = TestApp::spawn().await;
-    let (org, owner) = app.org("Acme").await;
-    // A group manager may manage groups and their members, and nothing else.
+/// The cast of the group escalation tests: a group manager (a member whose
+/// role holds api.groups.write only, so may manage groups and their members
+/// and nothing else), an Admin, two plain members, and groups holding Admin
+/// and Owner (without members).
+struct GroupCast {
+    gm_role: String,
+    gm: TestUser,
+    ada: TestUser,
+    jane: TestUser,
+    olga: TestUser,
+    admins: GroupId,
+    owners: GroupId,
+}
+
+async fn group_cast(app: &TestApp, org: &str, owner: &TestUser) -> GroupCast {
     let gm_role = custom_role(
-        &app,
-        &org,
+        app,
+        org,
         &owner.token,
         "Group Manager",
         json!({"capabilities": ["api.groups.write"]}),
     )
     .await;
-    let gm = app.member(&org, "Gus Manager", &gm_role).await;
-    let ada = app.member(&org, "Ada Admin", "role_admin").await;
-    let jane = app.member(&org, "Jane Smith", "role_member").await;
-    let olga = app.member(&org, "Olga Other", "role_member").await;
-    let admins = group_holding(&app, &org, "Admins", "role_admin").await;
-    let owners = group_holding(&app, &org, "Owners", "role_owner").await;
+    GroupCast {
+        gm: app.member(org, "Gus Manager", &gm_role).await,
+        ada: app.member(org, "Ada Admin", "role_admin").await,
+        jane: app.member(org, "Jane Smith", "role_member").await,
+        olga: app.member(org, "Olga Other", "role_member").await,
+        admins: group_holding(app, org, "Admins", "role_admin").await,
+        owners: group_holding(app, org, "Owners", "role_owner").await,
+        gm_role,
+    }
+}
+
+#[tokio::test]
+async fn joining_a_group_hands_out_its_roles_only_to_who_may_give_them() {
+    let app = TestApp::spawn().await;
+    let (org, owner) = app.org("Acme").await;
+    let GroupCast {
+        gm_role,
+        gm,
+        ada,
+        jane,
+        olga,
+        admins,
+        owners,
+    } = group_cast(&app, &org, &owner).await;
     let writers = group_holding(&app, &org, "Writers", &gm_role).await;
     // A group holding a project role (attached to the project with it).
     let p = project(&app, &org, "Apollo").await;
@@ -641,14 +646,7 @@ async fn joining_a_group_hands_out_its_roles_only_to_who_may_give_them() {
             .add_group_member(&as_ctx(&gm), &groups, admins, uid(user))
             .await;
         let missing = escalation_missing(r);
-        assert!(
-            missing.contains(&"override_all_permissions".to_owned()),
-            "{missing:?}"
-        );
-        assert!(
-            missing.contains(&"view_audit_log".to_owned()),
-            "{missing:?}"
-        );
+        assert_lists(&missing, &["override_all_permissions", "view_audit_log"]);
     }
     // A project-scope role of the group counts as well.
     let r = app
@@ -656,7 +654,7 @@ async fn joining_a_group_hands_out_its_roles_only_to_who_may_give_them() {
         .add_group_member(&as_ctx(&gm), &groups, builders, uid(&jane))
         .await;
     let missing = escalation_missing(r);
-    assert!(missing.contains(&"api.project.*".to_owned()), "{missing:?}");
+    assert_lists(&missing, &["api.project.*"]);
     // The Owner role only by an Owner: an Admin may not.
     let r = app
         .store
@@ -716,18 +714,15 @@ async fn joining_a_group_hands_out_its_roles_only_to_who_may_give_them() {
 async fn leaving_a_group_takes_its_roles_away_only_by_who_may_take_them() {
     let app = TestApp::spawn().await;
     let (org, owner) = app.org("Acme").await;
-    let gm_role = custom_role(
-        &app,
-        &org,
-        &owner.token,
-        "Group Manager",
-        json!({"capabilities": ["api.groups.write"]}),
-    )
-    .await;
-    let gm = app.member(&org, "Gus Manager", &gm_role).await;
-    let ada = app.member(&org, "Ada Admin", "role_admin").await;
-    let jane = app.member(&org, "Jane Smith", "role_member").await;
-    let olga = app.member(&org, "Olga Other", "role_member").await;
+    let GroupCast {
+        gm_role,
+        gm,
+        ada,
+        jane,
+        olga,
+        admins,
+        owners,
+    } = group_cast(&app, &org, &owner).await;
     let walt = app.member(&org, "Walt Writer", "role_member").await;
     // Ken audits, except while in the Unaudited group, whose role denies it.
     let auditor = custom_role(
@@ -747,8 +742,6 @@ async fn leaving_a_group_takes_its_roles_away_only_by_who_may_take_them() {
         json!({"capabilities": [], "denied_capabilities": ["view_audit_log"]}),
     )
     .await;
-    let admins = group_holding(&app, &org, "Admins", "role_admin").await;
-    let owners = group_holding(&app, &org, "Owners", "role_owner").await;
     let unaudited = group_holding(&app, &org, "Unaudited", &no_audit).await;
     let writers = group_holding(&app, &org, "Writers", &gm_role).await;
     let platform = access::<need::ManageGroups>(&app, &org);
@@ -773,10 +766,7 @@ async fn leaving_a_group_takes_its_roles_away_only_by_who_may_take_them() {
         .remove_group_member(&as_ctx(&gm), &groups, admins, uid(&jane))
         .await;
     let missing = escalation_missing(r);
-    assert!(
-        missing.contains(&"override_all_permissions".to_owned()),
-        "{missing:?}"
-    );
+    assert_lists(&missing, &["override_all_permissions"]);
     // Lifting a denial grants the key back: taking it away needs the key.
     let r = app
         .store
@@ -833,20 +823,15 @@ async fn leaving_a_group_takes_its_roles_away_only_by_who_may_take_them() {
 async fn deleting_a_group_takes_its_roles_away_only_by_who_may_take_them() {
     let app = TestApp::spawn().await;
     let (org, owner) = app.org("Acme").await;
-    let gm_role = custom_role(
-        &app,
-        &org,
-        &owner.token,
-        "Group Manager",
-        json!({"capabilities": ["api.groups.write"]}),
-    )
-    .await;
-    let gm = app.member(&org, "Gus Manager", &gm_role).await;
-    let ada = app.member(&org, "Ada Admin", "role_admin").await;
-    let jane = app.member(&org, "Jane Smith", "role_member").await;
-    let olga = app.member(&org, "Olga Other", "role_member").await;
-    let admins = group_holding(&app, &org, "Admins", "role_admin").await;
-    let owners = group_holding(&app, &org, "Owners", "role_owner").await;
+    let GroupCast {
+        gm,
+        ada,
+        jane,
+        olga,
+        admins,
+        owners,
+        ..
+    } = group_cast(&app, &org, &owner).await;
     let empty = group_holding(&app, &org, "Nobody", "role_owner").await;
     let platform = access::<need::ManageGroups>(&app, &org);
     for (g, user) in [(admins, &jane), (owners, &olga)] {
@@ -862,10 +847,7 @@ async fn deleting_a_group_takes_its_roles_away_only_by_who_may_take_them() {
     // Deleting Admins takes Admin from Jane: it needs Admin's keys.
     let r = app.store.delete_group(&as_ctx(&gm), &groups, admins).await;
     let missing = escalation_missing(r);
-    assert!(
-        missing.contains(&"override_all_permissions".to_owned()),
-        "{missing:?}"
-    );
+    assert_lists(&missing, &["override_all_permissions"]);
     // The Owner role only by an Owner.
     let r = app
         .store
@@ -1057,10 +1039,7 @@ async fn assigning_a_role_to_a_group_needs_the_right_to_give_it_to_every_member(
         )
         .await;
     let missing = escalation_missing(r);
-    assert!(
-        missing.contains(&"override_all_permissions".to_owned()),
-        "{missing:?}"
-    );
+    assert_lists(&missing, &["override_all_permissions"]);
     assert_eq!(app.store.revision(), rev, "nothing written");
     assert!(!check(&app, &org, &jane, "view_audit_log", None).await);
     // Given by the platform, it is not the Department Manager's to take away.

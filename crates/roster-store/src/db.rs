@@ -555,6 +555,17 @@ enum TxConn {
     Sqlite(crate::group::Turn),
 }
 
+impl TxConn {
+    /// Commits: the PostgreSQL transaction, or (SQLite) joins the commit
+    /// group and waits for the group's commit, so it is durable on return.
+    async fn commit(self) -> Result<()> {
+        match self {
+            TxConn::Postgres(tx) => tx.commit().await.map_err(db_err),
+            TxConn::Sqlite(turn) => turn.release().await?.await,
+        }
+    }
+}
+
 impl Tx {
     pub(crate) fn conn(&mut self) -> &mut sqlx::AnyConnection {
         match &mut self.conn {
@@ -640,14 +651,9 @@ impl Tx {
             "an untracked write changes nothing that is tracked"
         );
         // Runs to the end whatever the caller does (see `commit`).
-        tokio::spawn(async move {
-            match self.conn {
-                TxConn::Postgres(tx) => tx.commit().await.map_err(db_err),
-                TxConn::Sqlite(turn) => turn.release().await?.await,
-            }
-        })
-        .await
-        .map_err(Error::internal)?
+        tokio::spawn(self.conn.commit())
+            .await
+            .map_err(Error::internal)?
     }
 
     /// Ends a transaction that wrote nothing but answers with what it read.
@@ -706,7 +712,7 @@ impl Tx {
         let events = std::mem::take(&mut self.events);
         let ctx = self.ctx.clone();
         // The revision comes last: its row lock orders all writers until the commit.
-        let turn = match store.kind {
+        let revision_turn = match store.kind {
             DbKind::Postgres => Some(store.revision_turn.lock().await),
             DbKind::Sqlite => None,
         };
@@ -719,13 +725,9 @@ impl Tx {
             now_micros(),
         )
         .await?;
-        match self.conn {
-            TxConn::Postgres(tx) => tx.commit().await.map_err(db_err)?,
-            // Joins the commit group (other writers may run while it is
-            // flushed) and waits for the group's commit.
-            TxConn::Sqlite(turn) => turn.release().await?.await?,
-        }
-        drop(turn);
+        // On SQLite other writers may run while the group is flushed.
+        self.conn.commit().await?;
+        drop(revision_turn);
         if self.credentials_changed {
             store.credentials.clear();
         }

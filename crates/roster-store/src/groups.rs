@@ -110,18 +110,13 @@ async fn group_roles(
     org: OrgId,
     group: GroupId,
 ) -> Result<BTreeSet<RoleId>> {
-    sqlx::query(
+    let q = sqlx::query(
         "SELECT DISTINCT role_id FROM role_assignments \
          WHERE org_id = $1 AND principal_type = 'group' AND principal_id = $2",
     )
     .bind(id(org))
-    .bind(id(group))
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db_err)?
-    .iter()
-    .map(|r| uuid_of(r, "role_id").map(RoleId))
-    .collect()
+    .bind(id(group));
+    crate::roles::role_ids(conn, q).await
 }
 
 /// Whether the group has any member rows (a soft-deleted membership of the
@@ -152,19 +147,14 @@ pub(crate) async fn member_group_roles(
     org: OrgId,
     user: UserId,
 ) -> Result<BTreeSet<RoleId>> {
-    sqlx::query(
+    let q = sqlx::query(
         "SELECT DISTINCT a.role_id FROM role_assignments a JOIN group_members gm \
          ON gm.group_id = a.principal_id AND gm.org_id = a.org_id \
          WHERE a.org_id = $1 AND a.principal_type = 'group' AND gm.user_id = $2",
     )
     .bind(id(org))
-    .bind(id(user))
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db_err)?
-    .iter()
-    .map(|r| uuid_of(r, "role_id").map(RoleId))
-    .collect()
+    .bind(id(user));
+    crate::roles::role_ids(conn, q).await
 }
 
 /// `ORDER BY` direction and cursor comparison for id-ordered lists.

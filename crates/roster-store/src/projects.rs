@@ -250,20 +250,15 @@ async fn project_assignment_roles(
     principal_type: &str,
     principal: String,
 ) -> Result<std::collections::BTreeSet<RoleId>> {
-    sqlx::query(
+    let q = sqlx::query(
         "SELECT DISTINCT role_id FROM role_assignments WHERE org_id = $1 AND scope_type = 'project' \
          AND scope_id = $2 AND principal_type = $3 AND principal_id = $4",
     )
     .bind(id(org))
     .bind(id(project))
     .bind(principal_type)
-    .bind(principal)
-    .fetch_all(tx.conn())
-    .await
-    .map_err(db_err)?
-    .iter()
-    .map(|r| uuid_of(r, "role_id").map(RoleId))
-    .collect()
+    .bind(principal);
+    crate::roles::role_ids(tx.conn(), q).await
 }
 
 /// Deletes the assignment rows of a principal at a project's scope.

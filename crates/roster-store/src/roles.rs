@@ -236,6 +236,21 @@ async fn with_roles(
     Ok(out)
 }
 
+/// The `role_id`s a query selects (the roles some rows give): for the
+/// anti-escalation checks of writes that hand out or take away several.
+pub(crate) async fn role_ids<'q>(
+    conn: &mut AnyConnection,
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+) -> Result<std::collections::BTreeSet<RoleId>> {
+    query
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(|r| uuid_of(r, "role_id").map(RoleId))
+        .collect()
+}
+
 /// A system role or a custom role of `org`, with its member count.
 async fn fetch_role(conn: &mut AnyConnection, org: OrgId, role: RoleId) -> Result<Role> {
     fetch_role_counted(conn, org, role, true).await

@@ -352,6 +352,13 @@ pub fn refused_escalation(r: &Res) -> Vec<String> {
         .collect()
 }
 
+/// Asserts that `missing` (an escalation refusal's keys) lists each of `keys`.
+pub fn assert_lists(missing: &[String], keys: &[&str]) {
+    for key in keys {
+        assert!(missing.iter().any(|m| m == key), "{key} not in {missing:?}");
+    }
+}
+
 /// What the check endpoint answers for `user` and `perm` at organization scope.
 pub async fn check_allowed(app: &TestApp, org: &str, user: &str, perm: &str) -> bool {
     let r = app
@@ -407,9 +414,26 @@ pub async fn shown_deleted(app: &TestApp, org: &str, token: &str, user: &str) ->
     r.body["is_deleted"] == json!(true)
 }
 
-/// Puts `user` in a new group holding `role` at organization scope, as the
-/// platform (groups are shown by the admin API; the store is the same).
-pub async fn in_group_holding(app: &TestApp, org: &str, name: &str, role: &str, user: &str) {
+/// Assigns organization role `role` to `user` through the organization API.
+pub async fn assign_org_role(app: &TestApp, org: &str, token: &str, role: &str, user: &str) {
+    let r = app
+        .post(
+            &format!("/v1/organizations/{org}/roles/{role}/members"),
+            token,
+            json!({"user_id": user}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+}
+
+/// Creates a group holding `role` at organization scope, as the platform
+/// (groups are shown by the admin API; the store is the same).
+pub async fn group_holding(
+    app: &TestApp,
+    org: &str,
+    name: &str,
+    role: &str,
+) -> roster_core::GroupId {
     use roster_core::access::need;
     let g = app
         .store
@@ -428,6 +452,13 @@ pub async fn in_group_holding(app: &TestApp, org: &str, name: &str, role: &str, 
         )
         .await
         .unwrap();
+    g
+}
+
+/// Puts `user` in a new group holding `role` at organization scope, as the platform.
+pub async fn in_group_holding(app: &TestApp, org: &str, name: &str, role: &str, user: &str) {
+    use roster_core::access::need;
+    let g = group_holding(app, org, name, role).await;
     app.store
         .add_group_member(
             &ctx(),
