@@ -499,6 +499,78 @@ async fn inactive_members_get_no_new_roles_or_departments_until_reactivated() {
     );
 }
 
+// --- reactivating a member hands back every role they held
+
+#[tokio::test]
+async fn reactivating_a_member_hands_back_their_roles_only_to_who_may_give_them() {
+    let app = TestApp::spawn().await;
+    let (org, owner) = app.org("Acme").await;
+    let ada = app.member(&org, "Ada Admin", "role_admin").await;
+    // Olga holds Owner (the organization has another); Mia holds Member.
+    let olga = app.member(&org, "Olga Owner", "role_owner").await;
+    let mia = app.member(&org, "Mia Plain", "role_member").await;
+    let member = |u: &str| format!("/v1/organizations/{org}/users/{u}");
+    let status_of = |u: String| {
+        let (app, owner) = (&app, &owner);
+        async move {
+            let r = app.get(&u, &owner.token).await;
+            r.body["status"]["id"].as_str().unwrap().to_owned()
+        }
+    };
+    // Leaving Active takes every role away and is not checked role by role.
+    for user in [&olga, &mia] {
+        let r = app
+            .put(
+                &member(&user.id),
+                &ada.token,
+                json!({"status_id": "status_inactive"}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+    }
+    assert!(!check_allowed(&app, &org, &olga.id, "manage_billing").await);
+
+    // Coming back would hand Owner back: only an Owner may; nothing is written.
+    let rev = app.store.revision();
+    let r = app
+        .put(
+            &member(&olga.id),
+            &ada.token,
+            json!({"status_id": "status_active"}),
+        )
+        .await;
+    assert_envelope(&r, 403, "INSUFFICIENT_PERMISSIONS");
+    let bulk = format!("/v1/organizations/{org}/users/change-status-bulk");
+    let r = app
+        .post(
+            &bulk,
+            &ada.token,
+            json!({"user_ids": [olga.id, mia.id], "status_id": "status_active"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["success_count"], json!(1));
+    assert_eq!(
+        r.body["failed_operations"],
+        json!([{"id": olga.id, "error": "Cannot reactivate a member holding roles you may not grant"}])
+    );
+    assert!(app.store.revision() > rev, "Mia's change was written");
+    assert_eq!(status_of(member(&olga.id)).await, "status_inactive");
+    assert_eq!(status_of(member(&mia.id)).await, "status_active");
+    assert!(!check_allowed(&app, &org, &olga.id, "manage_billing").await);
+
+    let r = app
+        .put(
+            &member(&olga.id),
+            &owner.token,
+            json!({"status_id": "status_active"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(status_of(member(&olga.id)).await, "status_active");
+    assert!(check_allowed(&app, &org, &olga.id, "manage_billing").await);
+}
+
 // --- restoring a member hands back every role they held
 
 #[tokio::test]

@@ -514,6 +514,10 @@ impl Store {
             {
                 return Err(Error::CannotDeactivateOwner { user });
             }
+            if reactivates(before.status, status) {
+                self.may_revive_roles(&mut tx, access.actor(), org, user, Primary::Kept)
+                    .await?;
+            }
         }
         sqlx::query(
             "UPDATE memberships SET status = COALESCE($1, status), updated_at = $2 WHERE org_id = $3 AND user_id = $4",
@@ -685,6 +689,22 @@ impl Store {
                     .push((raw.clone(), "Cannot deactivate organization owner".into()));
                 continue;
             }
+            if reactivates(m.status, status) {
+                match self
+                    .may_revive_roles(&mut tx, access.actor(), org, m.user.id, Primary::Kept)
+                    .await
+                {
+                    Ok(()) => {}
+                    Err(Error::Escalation { .. } | Error::OwnerOnly) => {
+                        bulk.failed.push((
+                            raw.clone(),
+                            "Cannot reactivate a member holding roles you may not grant".into(),
+                        ));
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
             sqlx::query("UPDATE memberships SET status = $1, updated_at = $2 WHERE id = $3")
                 .bind(status.as_str())
                 .bind(now_micros())
@@ -704,6 +724,16 @@ impl Store {
         }
         tx.commit(self, bulk).await
     }
+}
+
+/// Whether a status change makes an inactive (or pending) member Active.
+/// Only an Active membership counts for a decision, so that hands back
+/// every role the member's rows give, as reviving a deleted membership
+/// does, and is held to the same rule ([`Store::may_revive_roles`]).
+/// Leaving Active takes them all away and, like a removal
+/// ([`soft_delete`]), is not checked role by role.
+fn reactivates(from: MemberStatus, to: MemberStatus) -> bool {
+    from != MemberStatus::Active && to == MemberStatus::Active
 }
 
 /// Soft-deletes a membership, keeping its rows (departments, groups, roles)

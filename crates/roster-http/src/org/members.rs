@@ -334,7 +334,8 @@ pub(super) struct UpdateMemberOut {
     member: MemberOut,
 }
 
-/// Update a member's role and/or status (Admin or Owner).
+/// Update a member's role and/or status (Admin or Owner). Making a member
+/// Active again hands back their roles: 403 unless the caller may grant each.
 #[utoipa::path(put, path = "/v1/organizations/{organization_id}/users/{user_id}", tag = "members",
     params(("organization_id" = String, Path), ("user_id" = String, Path)), request_body = UpdateMember,
     responses((status = 200, body = UpdateMemberOut)))]
@@ -454,7 +455,8 @@ pub(super) struct BulkStatus {
     status_id: String,
 }
 
-/// Set the status of many members; owners are skipped when deactivating.
+/// Set the status of many members; owners are skipped when deactivating, and
+/// members holding roles the caller may not grant when reactivating.
 #[utoipa::path(post, path = "/v1/organizations/{organization_id}/users/change-status-bulk", tag = "members",
     params(("organization_id" = String, Path)), request_body = BulkStatus, responses((status = 200, body = BulkOut)))]
 async fn change_status_bulk(
