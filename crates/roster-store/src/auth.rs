@@ -13,6 +13,7 @@ use rand::Rng;
 use roster_core::*;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 pub fn hash_password(password: &str) -> Result<String> {
     if password.chars().count() < 8 || password.len() > 1024 {
@@ -282,8 +283,10 @@ pub(crate) async fn insert_session(
 #[derive(Debug, Default)]
 pub(crate) struct CredentialCache {
     inner: std::sync::RwLock<CacheInner>,
-    /// API keys' last uses written (or being written) by this process.
-    key_uses: std::sync::Mutex<std::collections::HashMap<ApiKeyId, i64>>,
+    /// API keys' last uses written (or being written) by this process. A
+    /// request takes the read lock and compares (and claims) its key's
+    /// last use atomically; the write lock is only for a key seen first.
+    key_uses: std::sync::RwLock<std::collections::HashMap<ApiKeyId, AtomicI64>>,
 }
 
 #[derive(Debug, Default)]
@@ -314,19 +317,27 @@ impl CredentialCache {
     /// Whether `key`'s use at `now` is to be written (its last written use is
     /// a period old or unknown here); if so, `now` becomes that use.
     fn use_due(&self, key: ApiKeyId, now: i64) -> bool {
-        let Ok(mut written) = self.key_uses.lock() else {
+        let claim = |at: &AtomicI64| {
+            at.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| {
+                (now - last >= KEY_USE_RESOLUTION).then_some(now)
+            })
+            .is_ok()
+        };
+        if let Some(at) = self.key_uses.read().ok().as_ref().and_then(|w| w.get(&key)) {
+            return claim(at);
+        }
+        let Ok(mut written) = self.key_uses.write() else {
             return false;
         };
-        match written.get(&key) {
-            Some(at) if now - at < KEY_USE_RESOLUTION => false,
-            _ => {
-                if written.len() >= CACHE_LIMIT {
-                    written.clear();
-                }
-                written.insert(key, now);
-                true
-            }
+        if let Some(at) = written.get(&key) {
+            // Another request saw the key first, between the two locks.
+            return claim(at);
         }
+        if written.len() >= CACHE_LIMIT {
+            written.clear();
+        }
+        written.insert(key, AtomicI64::new(now));
+        true
     }
 
     fn generation(&self) -> u64 {
