@@ -66,10 +66,6 @@ pub struct Store {
     pub(crate) credentials: Arc<crate::auth::CredentialCache>,
     /// The index's revision, for callers waiting until it reaches theirs.
     revisions: Arc<tokio::sync::watch::Sender<i64>>,
-    /// PostgreSQL: the writes of this process take the revision row lock one
-    /// at a time, so the others wait here, in a queue, rather than all
-    /// waking and contending in the database's lock manager at each commit.
-    revision_turn: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -158,7 +154,6 @@ impl Store {
             queue: Arc::default(),
             credentials: Arc::new(crate::auth::CredentialCache::default()),
             revisions: Arc::new(tokio::sync::watch::Sender::new(0)),
-            revision_turn: Arc::default(),
         })
     }
 
@@ -252,6 +247,7 @@ impl Store {
             deltas: BTreeMap::new(),
             events: Vec::new(),
             credentials_changed: false,
+            everything_changed: false,
         })
     }
 
@@ -326,6 +322,10 @@ pub(crate) async fn current_revision(conn: &mut sqlx::AnyConnection) -> Result<i
         .map_err(db_err)?;
     row.try_get::<i64, _>("revision").map_err(db_err)
 }
+
+/// The change-feed entry that tells replicas to reload every organization
+/// (a bulk import).
+pub(crate) const EVERYTHING_CHANGED: &str = "*";
 
 /// The change-feed entry that tells replicas to forget cached credentials.
 pub(crate) const CREDENTIALS_CHANGED: &str = "#credentials";
@@ -428,102 +428,136 @@ fn bind_events<'q>(
     q
 }
 
-/// Takes the write's revision and records its audit events and change-feed
-/// rows (`changed`: never empty); on PostgreSQL also wakes the other
-/// replicas (`NOTIFY` is delivered when the transaction commits).
-///
-/// The revision's row lock orders all writers until the commit, so on
-/// PostgreSQL taking it and writing the rows is one statement: one round
-/// trip while the lock is held, not one per row. (SQLite has no
-/// data-modifying `WITH`, and its writer is serialized anyway.)
+/// SQLite: takes the write's revision and records its audit events and
+/// change-feed rows (`changed`: never empty). The commit group's writer is
+/// serialized, so the revision is simply the next one.
 async fn record_revision(
     conn: &mut sqlx::AnyConnection,
-    kind: DbKind,
     ctx: &Ctx,
     events: &[PendingEvent],
     changed: &[FeedRow],
     now: i64,
 ) -> Result<i64> {
+    const KIND: DbKind = DbKind::Sqlite;
     let mut chunks = events.chunks(EVENTS_PER_STATEMENT);
-    let changes = |revision: &str, first: usize| {
-        values_sql_from(
-            kind,
-            "changes (revision, org_id, created_at, delta)",
-            &[revision, "$", "$", "$"],
-            changed.len(),
-            "",
-            first,
-        )
-    };
-    let revision = match kind {
-        DbKind::Postgres => {
-            let first = chunks.next().unwrap_or_default();
-            let audit = if first.is_empty() {
-                String::new()
-            } else {
-                let cells = audit_cells("(SELECT revision FROM r)");
-                format!(
-                    "a AS ({}), ",
-                    values_sql(kind, AUDIT_TARGET, &cells, first.len(), "")
-                )
-            };
-            let sql = format!(
-                "WITH r AS (UPDATE meta SET revision = revision + 1 WHERE id = 1 RETURNING revision), {audit}\
-                 c AS ({}), n AS (SELECT pg_notify('roster_changes', r.revision::text) FROM r) \
-                 SELECT r.revision AS revision FROM r, n",
-                changes("(SELECT revision FROM r)", 1 + first.len() * 10)
-            );
-            let mut q = bind_events(sqlx::query(&sql), first, ctx, None, now);
-            for row in changed {
-                q = q
-                    .bind(row.org.as_str())
-                    .bind(now)
-                    .bind(row.delta.as_deref());
-            }
-            let row = q.fetch_one(&mut *conn).await.map_err(db_err)?;
-            row.try_get::<i64, _>("revision").map_err(db_err)?
-        }
-        DbKind::Sqlite => {
-            // One call carrying several statements (each statement is a
-            // hand-off to sqlx's SQLite worker thread, and the writer is held
-            // meanwhile); anonymous parameters number on across statements.
-            const REVISION: &str = "(SELECT revision FROM meta WHERE id = 1)";
-            let first = chunks.next().unwrap_or_default();
-            let mut sql = String::from("UPDATE meta SET revision = revision + 1 WHERE id = 1;\n");
-            sql.push_str(&changes(REVISION, 1));
-            sql.push_str(";\n");
-            if !first.is_empty() {
-                let cells = audit_cells(REVISION);
-                sql.push_str(&values_sql(kind, AUDIT_TARGET, &cells, first.len(), ";\n"));
-            }
-            sql.push_str("SELECT revision FROM meta WHERE id = 1");
-            let mut q = sqlx::query(&sql);
-            for row in changed {
-                q = q
-                    .bind(row.org.as_str())
-                    .bind(now)
-                    .bind(row.delta.as_deref());
-            }
-            // `fetch_all`: the `Any` driver's `fetch_one` looks at the first
-            // statement's result only.
-            let rows = bind_events(q, first, ctx, None, now)
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(db_err)?;
-            let row = rows
-                .last()
-                .ok_or_else(|| db_err(sqlx::Error::RowNotFound))?;
-            row.try_get::<i64, _>("revision").map_err(db_err)?
-        }
-    };
+    // One call carrying several statements (each statement is a hand-off to
+    // sqlx's SQLite worker thread, and the writer is held meanwhile);
+    // anonymous parameters number on across statements.
+    const REVISION: &str = "(SELECT revision FROM meta WHERE id = 1)";
+    let first = chunks.next().unwrap_or_default();
+    let mut sql = String::from("UPDATE meta SET revision = revision + 1 WHERE id = 1;\n");
+    sql.push_str(&values_sql_from(
+        KIND,
+        "changes (revision, org_id, created_at, delta)",
+        &[REVISION, "$", "$", "$"],
+        changed.len(),
+        "",
+        1,
+    ));
+    sql.push_str(";\n");
+    if !first.is_empty() {
+        let cells = audit_cells(REVISION);
+        sql.push_str(&values_sql(KIND, AUDIT_TARGET, &cells, first.len(), ";\n"));
+    }
+    sql.push_str("SELECT revision FROM meta WHERE id = 1");
+    let mut q = sqlx::query(&sql);
+    for row in changed {
+        q = q
+            .bind(row.org.as_str())
+            .bind(now)
+            .bind(row.delta.as_deref());
+    }
+    // `fetch_all`: the `Any` driver's `fetch_one` looks at the first
+    // statement's result only.
+    let rows = bind_events(q, first, ctx, None, now)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    let row = rows
+        .last()
+        .ok_or_else(|| db_err(sqlx::Error::RowNotFound))?;
+    let revision = row.try_get::<i64, _>("revision").map_err(db_err)?;
     for chunk in chunks {
-        let sql = values_sql(kind, AUDIT_TARGET, &audit_cells("$"), chunk.len(), "");
+        let sql = values_sql(KIND, AUDIT_TARGET, &audit_cells("$"), chunk.len(), "");
         bind_events(sqlx::query(&sql), chunk, ctx, Some(revision), now)
             .execute(&mut *conn)
             .await
             .map_err(db_err)?;
     }
     Ok(revision)
+}
+
+/// PostgreSQL: stages the write's change-feed rows (`changed`: never empty)
+/// and audit events in one `pending_writes` row. The database takes the
+/// revision when the transaction commits and writes them then, with it
+/// (trigger `take_revision`, migration 0008), and wakes the other replicas
+/// (`NOTIFY`). So no revision is held while this client works. Returns the
+/// ticket the revision is read back by ([`revision_of_ticket`]).
+async fn stage_write(
+    conn: &mut sqlx::AnyConnection,
+    ctx: &Ctx,
+    events: &[PendingEvent],
+    changed: &[FeedRow],
+    now: i64,
+) -> Result<i64> {
+    let changes: Vec<serde_json::Value> = changed
+        .iter()
+        .map(|row| serde_json::json!({"org_id": row.org, "created_at": now, "delta": row.delta}))
+        .collect();
+    let actor = ctx.actor.audit_name();
+    let audit: Vec<serde_json::Value> = events
+        .iter()
+        .map(|e| {
+            serde_json::json!({
+                "id": roster_core::EventId::new().uuid().to_string(),
+                "org_id": e.org.map(|o| o.uuid().to_string()),
+                "actor": actor,
+                "action": e.action,
+                "target_type": e.target_type,
+                "target_id": e.target_id,
+                "before_json": e.before.as_ref().map(|v| v.to_string()),
+                "after_json": e.after.as_ref().map(|v| v.to_string()),
+                "trace_id": ctx.trace_id.as_str(),
+                "created_at": now,
+            })
+        })
+        .collect();
+    let row = sqlx::query(
+        "INSERT INTO pending_writes (ticket, changes, audit) \
+         VALUES (nextval('write_tickets'), CAST($1 AS JSONB), CAST($2 AS JSONB)) RETURNING ticket",
+    )
+    .bind(serde_json::Value::Array(changes).to_string())
+    .bind(serde_json::Value::Array(audit).to_string())
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    row.try_get::<i64, _>("ticket").map_err(db_err)
+}
+
+/// PostgreSQL: the revision a committed write took, by its ticket. Tickets
+/// are kept for the last 100,000 writes or more; past that (a writer held up
+/// that long) the current revision stands in: it includes the write, so
+/// waiting for it still sees the write.
+async fn revision_of_ticket(pool: &AnyPool, ticket: i64) -> Result<i64> {
+    let row = sqlx::query("SELECT revision FROM pending_writes WHERE ticket = $1")
+        .bind(ticket)
+        .fetch_optional(pool)
+        .await
+        .map_err(db_err)?;
+    if let Some(revision) = row
+        .map(|r| r.try_get::<Option<i64>, _>("revision"))
+        .transpose()
+        .map_err(db_err)?
+        .flatten()
+    {
+        return Ok(revision);
+    }
+    tracing::warn!(
+        ticket,
+        "a committed write's ticket was gone; using the current revision"
+    );
+    let mut conn = pool.acquire().await.map_err(db_err)?;
+    current_revision(&mut conn).await
 }
 
 pub(crate) struct PendingEvent {
@@ -546,6 +580,7 @@ pub struct Tx {
     deltas: BTreeMap<OrgId, Vec<IndexDelta>>,
     events: Vec<PendingEvent>,
     credentials_changed: bool,
+    everything_changed: bool,
 }
 
 /// Where a write runs: its own PostgreSQL transaction, or a savepoint in
@@ -604,6 +639,12 @@ impl Tx {
         self.credentials_changed = true;
     }
 
+    /// Marks this write as changing more than it describes (a bulk import):
+    /// other replicas reload every organization when it commits.
+    pub(crate) fn everything_changed(&mut self) {
+        self.everything_changed = true;
+    }
+
     /// Describes a change of this write to `org`'s index rows. Only a use case
     /// that describes *every* change it makes to the organization's rows may
     /// call this (a helper that writes rows must not): an organization with
@@ -647,7 +688,8 @@ impl Tx {
             self.events.is_empty()
                 && self.touched.is_empty()
                 && self.removed.is_empty()
-                && !self.credentials_changed,
+                && !self.credentials_changed
+                && !self.everything_changed,
             "an untracked write changes nothing that is tracked"
         );
         // Runs to the end whatever the caller does (see `commit`).
@@ -706,28 +748,29 @@ impl Tx {
         if self.credentials_changed {
             changed.push(FeedRow::marker(CREDENTIALS_CHANGED));
         }
+        if self.everything_changed {
+            changed.push(FeedRow::marker(EVERYTHING_CHANGED));
+        }
         if changed.is_empty() {
             changed.push(FeedRow::marker(REVISION_ONLY));
         }
         let events = std::mem::take(&mut self.events);
         let ctx = self.ctx.clone();
-        // The revision comes last: its row lock orders all writers until the commit.
-        let revision_turn = match store.kind {
-            DbKind::Postgres => Some(store.revision_turn.lock().await),
-            DbKind::Sqlite => None,
+        let now = now_micros();
+        let revision = match store.kind {
+            DbKind::Postgres => {
+                let ticket = stage_write(self.conn(), &ctx, &events, &changed, now).await?;
+                // The commit takes the revision (in the database).
+                self.conn.commit().await?;
+                revision_of_ticket(&store.pool, ticket).await?
+            }
+            DbKind::Sqlite => {
+                let revision = record_revision(self.conn(), &ctx, &events, &changed, now).await?;
+                // Other writers may run while the group is flushed.
+                self.conn.commit().await?;
+                revision
+            }
         };
-        let revision = record_revision(
-            self.conn(),
-            store.kind,
-            &ctx,
-            &events,
-            &changed,
-            now_micros(),
-        )
-        .await?;
-        // On SQLite other writers may run while the group is flushed.
-        self.conn.commit().await?;
-        drop(revision_turn);
         if self.credentials_changed {
             store.credentials.clear();
         }
@@ -1092,6 +1135,78 @@ pub(crate) mod tests {
     async fn many_events_postgres() {
         on_postgres("many_events_postgres", |url| async move {
             many_events_at_one_revision(&url).await
+        })
+        .await;
+    }
+
+    fn platform(trace: &str) -> Ctx {
+        Ctx {
+            actor: roster_core::Actor::Platform,
+            trace_id: trace.into(),
+        }
+    }
+
+    /// On PostgreSQL the database takes each write's revision as it commits:
+    /// concurrent writes get consecutive revisions, each with its own feed
+    /// row and audit event, and a write rolled back after staging its rows
+    /// takes none.
+    #[tokio::test]
+    async fn concurrent_writes_take_consecutive_revisions_as_they_commit() {
+        on_postgres("commit_revisions", |url| async move {
+            let store = Store::open(&url).await.unwrap();
+            let start = store.revision();
+            let mut staged = store.begin(&platform("rolled-back")).await.unwrap();
+            staged.audit(None, "test.rolled_back", "test", 0, None, None);
+            let changed = [FeedRow::marker(REVISION_ONLY)];
+            let events = std::mem::take(&mut staged.events);
+            stage_write(
+                staged.conn(),
+                &platform("rolled-back"),
+                &events,
+                &changed,
+                0,
+            )
+            .await
+            .unwrap();
+            drop(staged);
+            let writes = (0..40).map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let ctx = platform(&format!("write-{i}"));
+                    let mut tx = store.begin(&ctx).await.unwrap();
+                    tx.audit(None, "test.write", "test", i, None, None);
+                    (i, tx.commit(&store, ()).await.unwrap().revision)
+                })
+            });
+            let mut revisions = Vec::new();
+            for w in writes {
+                revisions.push(w.await.unwrap());
+            }
+            let mut sorted: Vec<i64> = revisions.iter().map(|(_, r)| *r).collect();
+            sorted.sort();
+            assert_eq!(sorted, ((start + 1)..=(start + 40)).collect::<Vec<_>>());
+            for (i, revision) in revisions {
+                let row = sqlx::query(
+                    "SELECT (SELECT COUNT(*) FROM changes WHERE revision = $1) AS feed, \
+                     (SELECT MAX(trace_id) FROM audit_events WHERE revision = $1) AS trace",
+                )
+                .bind(revision)
+                .fetch_one(&store.pool)
+                .await
+                .unwrap();
+                assert_eq!(row.try_get::<i64, _>("feed").unwrap(), 1);
+                assert_eq!(
+                    row.try_get::<String, _>("trace").unwrap(),
+                    format!("write-{i}")
+                );
+            }
+            let gone = sqlx::query(
+                "SELECT COUNT(*) AS n FROM audit_events WHERE trace_id = 'rolled-back'",
+            )
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+            assert_eq!(gone.try_get::<i64, _>("n").unwrap(), 0);
         })
         .await;
     }

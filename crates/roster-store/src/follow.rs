@@ -80,7 +80,7 @@ impl Store {
             let rev = i64_of(r, "revision")?;
             to = to.max(rev);
             match str_of(r, "org_id")?.as_str() {
-                "*" => everything = true,
+                crate::db::EVERYTHING_CHANGED => everything = true,
                 crate::db::CREDENTIALS_CHANGED => self.credentials.clear(),
                 crate::db::REVISION_ONLY => {}
                 o => {

@@ -483,21 +483,8 @@ impl Store {
         )
         .await?;
 
-        // Tell other replicas to reload everything ('*' in the change feed) at
-        // the revision this commit is about to take: the no-op update locks the
-        // counter row first, so no other writer can take that revision meanwhile.
-        let conn = tx.conn();
-        sqlx::query("UPDATE meta SET revision = revision WHERE id = 1")
-            .execute(&mut *conn)
-            .await
-            .map_err(db_err)?;
-        sqlx::query(
-            "INSERT INTO changes (revision, org_id, created_at) SELECT revision + 1, '*', $1 FROM meta WHERE id = 1",
-        )
-        .bind(now)
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err)?;
+        // Other replicas reload everything.
+        tx.everything_changed();
         tx.audit(
             None,
             "import.completed",
