@@ -389,8 +389,8 @@ fn values_sql_from(
     sql
 }
 
-/// Audit events per `INSERT` (ten bound values each: well within both
-/// databases' limits on bound parameters).
+/// Audit events per `INSERT` on SQLite (ten bound values each: well within
+/// its limit on bound parameters). PostgreSQL stages them all in one value.
 const EVENTS_PER_STATEMENT: usize = 1000;
 
 const AUDIT_TARGET: &str = "audit_events (id, revision, org_id, actor, action, target_type, target_id, before_json, after_json, trace_id, created_at)";
