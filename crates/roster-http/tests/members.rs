@@ -499,6 +499,41 @@ async fn inactive_members_get_no_new_roles_or_departments_until_reactivated() {
     );
 }
 
+// --- a refused revival lists what every role lacks
+
+#[tokio::test]
+async fn a_refused_restore_lists_the_keys_missing_for_every_role() {
+    let app = TestApp::spawn().await;
+    let (org, owner) = app.org("Acme").await;
+    let remover = custom_role(
+        &app,
+        &org,
+        &owner.token,
+        "Remover",
+        json!({"capabilities": ["remove_users"]}),
+    )
+    .await;
+    let rita = app.member(&org, "Rita Remover", &remover).await;
+    let auditor = custom_role(
+        &app,
+        &org,
+        &owner.token,
+        "Auditor",
+        json!({"capabilities": ["view_audit_log"]}),
+    )
+    .await;
+    // Bill holds Billing Manager and Auditor besides his primary Member.
+    let bill = app.member(&org, "Bill Both", "role_member").await;
+    assign_org_role(&app, &org, &owner.token, "role_billing_manager", &bill.id).await;
+    assign_org_role(&app, &org, &owner.token, &auditor, &bill.id).await;
+    let r = remove_from_org(&app, &org, &rita.token, &bill.id).await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    let r = restore(&app, &org, &rita.token, &bill.id).await;
+    let missing = refused_escalation(&r);
+    assert_lists(&missing, &["manage_billing", "view_audit_log"]);
+    assert!(stored_deleted(&app, &org, &bill.id).await);
+}
+
 // --- reactivating a member hands back every role they held
 
 #[tokio::test]

@@ -551,10 +551,11 @@ impl Store {
     /// [`Store::may_change_holders`] for each of `roles`, for a write that
     /// hands them all to someone (`giving`) or takes them all away at once
     /// (a membership of a group or a department, or a revived membership,
-    /// carries several). The first role refused refuses the write. Runs
-    /// inside the write's transaction, before it commits, so a refusal
-    /// changes nothing; the caller has locked the organization, so no role
-    /// reaches the member between this check and the commit.
+    /// carries several). A refusal lists the keys missing for every role
+    /// (an Owner-only role refuses at once). Runs inside the write's
+    /// transaction, before it commits, so a refusal changes nothing; the
+    /// caller has locked the organization, so no role reaches the member
+    /// between this check and the commit.
     pub(crate) async fn may_change_holders_of(
         &self,
         tx: &mut Tx,
@@ -563,11 +564,21 @@ impl Store {
         roles: &BTreeSet<RoleId>,
         giving: bool,
     ) -> Result<()> {
+        let mut missing = BTreeSet::new();
         for &role in roles {
             let r = fetch_role_counted(tx.conn(), org, role, false).await?;
-            self.may_change_holders(actor, org, &r, giving)?;
+            match self.may_change_holders(actor, org, &r, giving) {
+                Err(Error::Escalation { missing: keys }) => missing.extend(keys),
+                other => other?,
+            }
         }
-        Ok(())
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Escalation {
+                missing: missing.into_iter().collect(),
+            })
+        }
     }
 
     /// The organization's roles: system roles of type organization first in
