@@ -100,9 +100,22 @@ async fn roles_bound_along(
     org: OrgId,
     path: &str,
 ) -> Result<BTreeSet<(RoleId, Scope)>> {
-    let depts = path
-        .split('/')
+    roles_bound_along_any(conn, org, &[path]).await
+}
+
+/// [`roles_bound_along`] for a member of each of several departments, in
+/// one query.
+async fn roles_bound_along_any(
+    conn: &mut AnyConnection,
+    org: OrgId,
+    paths: &[&str],
+) -> Result<BTreeSet<(RoleId, Scope)>> {
+    let depts = paths
+        .iter()
+        .flat_map(|path| path.split('/'))
         .filter(|s| !s.is_empty())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
         .map(|seg| uuid::Uuid::parse_str(seg).map(|u| id(DeptId(u))))
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(Error::internal)?;
@@ -157,16 +170,13 @@ pub(crate) async fn department_roles_of(
     org: OrgId,
     user: UserId,
 ) -> Result<BTreeSet<RoleId>> {
-    let mut roles = BTreeSet::new();
-    for path in member_paths(conn, org, user).await? {
-        roles.extend(
-            roles_bound_along(conn, org, &path)
-                .await?
-                .into_iter()
-                .map(|(r, _)| r),
-        );
-    }
-    Ok(roles)
+    let paths = member_paths(conn, org, user).await?;
+    let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
+    Ok(roles_bound_along_any(conn, org, &paths)
+        .await?
+        .into_iter()
+        .map(|(r, _)| r)
+        .collect())
 }
 
 /// Where a new department goes. Creating a top-level department takes
