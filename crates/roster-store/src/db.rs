@@ -75,6 +75,13 @@ impl std::fmt::Debug for Store {
 }
 
 pub(crate) fn db_err(e: sqlx::Error) -> Error {
+    // PostgreSQL stores no U+0000 in text (22021 for a text value, 22P05
+    // for one inside JSONB): bad input, refused, whichever field held it.
+    if let sqlx::Error::Database(d) = &e {
+        if matches!(d.code().as_deref(), Some("22021" | "22P05")) {
+            return Error::validation("text", "text must not contain the NUL character (U+0000)");
+        }
+    }
     Error::internal(e)
 }
 
@@ -1144,6 +1151,33 @@ pub(crate) mod tests {
             actor: roster_core::Actor::Platform,
             trace_id: trace.into(),
         }
+    }
+
+    /// PostgreSQL refuses U+0000 in text, as a value and inside the staged
+    /// JSON of a write: a validation error, not an internal one.
+    #[tokio::test]
+    async fn a_nul_character_is_bad_input_on_postgres() {
+        on_postgres("nul_text", |url| async move {
+            let store = Store::open(&url).await.unwrap();
+            let e = sqlx::query("SELECT CAST($1 AS TEXT) AS t")
+                .bind("a\0b")
+                .fetch_one(&store.pool)
+                .await
+                .map(|_| ())
+                .map_err(db_err)
+                .unwrap_err();
+            assert!(matches!(e, Error::Validation(_)), "{e:?}");
+            let ctx = platform("nul");
+            let mut tx = store.begin(&ctx).await.unwrap();
+            tx.audit(None, "test.nul", "test", "a\0b", None, None);
+            let events = std::mem::take(&mut tx.events);
+            let changed = [FeedRow::marker(REVISION_ONLY)];
+            let e = stage_write(tx.conn(), &ctx, &events, &changed, 0)
+                .await
+                .unwrap_err();
+            assert!(matches!(e, Error::Validation(_)), "{e:?}");
+        })
+        .await;
     }
 
     /// On PostgreSQL the database takes each write's revision as it commits:
