@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod app;
 pub mod fastapi;
+mod nul;
 pub mod org;
 mod trace;
 

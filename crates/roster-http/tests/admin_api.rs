@@ -2133,3 +2133,29 @@ async fn deleting_a_group_or_a_project_user_or_group_needs_who_may_take_the_role
     }
     assert!(!allowed(&f, &f.ada.id, "view_audit_log", None).await);
 }
+
+#[tokio::test]
+async fn a_nul_character_in_input_is_refused() {
+    let app = TestApp::spawn().await;
+    let (org, _owner) = app.org("Acme").await;
+    let r = send(
+        &app,
+        Method::GET,
+        "/v1/organization/users?after=a%00b",
+        Some(PLATFORM_KEY),
+        Some(&org),
+        None,
+    )
+    .await;
+    assert_error(&r, 400, Some("invalid_value"), None);
+    let r = send(
+        &app,
+        Method::POST,
+        "/v1/organization/invites",
+        Some(PLATFORM_KEY),
+        Some(&org),
+        Some(json!({"email": "nul\u{0}@example.test", "role": "reader"})),
+    )
+    .await;
+    assert_error(&r, 400, Some("invalid_value"), None);
+}

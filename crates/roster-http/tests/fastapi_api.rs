@@ -2922,3 +2922,20 @@ async fn other_organizations_ids_are_404_on_every_route() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_nul_character_in_a_body_is_refused() {
+    let app = TestApp::spawn().await;
+    let owner = app.user("Nul Owner").await;
+    let r = fa(
+        &app,
+        Method::POST,
+        "/api/v1/organizations",
+        Some(&owner.token),
+        Some(json!({"name": "Nul\u{0}Org"})),
+    )
+    .await;
+    assert_eq!(r.status, 422, "{:?}", r.body);
+    assert_eq!(r.body["detail"][0]["type"], json!("string_nul"));
+    assert_eq!(r.body["detail"][0]["loc"], json!(["body"]));
+}

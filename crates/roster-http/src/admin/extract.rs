@@ -106,6 +106,13 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for AJson<T> {
                 AdminError::new(StatusCode::BAD_REQUEST, "invalid_body", e.body_text())
             }
         })?;
+        if crate::nul::json_holds_nul(&bytes) {
+            return Err(AdminError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_value",
+                crate::nul::NUL_REFUSED,
+            ));
+        }
         parse_json(&bytes).map(AJson)
     }
 }
@@ -198,6 +205,13 @@ impl<S: Send + Sync> FromRequestParts<S> for AQuery {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AdminError> {
         let q = parts.uri.query().unwrap_or("");
+        if crate::nul::query_holds_nul(q) {
+            return Err(AdminError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_value",
+                crate::nul::NUL_REFUSED,
+            ));
+        }
         let pairs = form_urlencoded::parse(q.as_bytes())
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();

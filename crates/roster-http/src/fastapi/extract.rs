@@ -126,6 +126,14 @@ impl<S: Send + Sync> FromRequest<S> for Body {
                 Value::Null,
             ));
         }
+        if crate::nul::json_holds_nul(&bytes) {
+            return Err(FaError::one(
+                vec![json!("body")],
+                "string_nul",
+                crate::nul::NUL_REFUSED,
+                Value::Null,
+            ));
+        }
         serde_json::from_slice(&bytes).map(Body).map_err(|e| {
             let offset = byte_offset(&bytes, e.line(), e.column());
             let mut it = item(
@@ -167,6 +175,14 @@ impl<S: Send + Sync> FromRequestParts<S> for Query {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, FaError> {
         let q = parts.uri.query().unwrap_or("");
+        if crate::nul::query_holds_nul(q) {
+            return Err(FaError::one(
+                vec![json!("query")],
+                "string_nul",
+                crate::nul::NUL_REFUSED,
+                Value::Null,
+            ));
+        }
         Ok(Query(
             form_urlencoded::parse(q.as_bytes())
                 .map(|(k, v)| (k.into_owned(), v.into_owned()))

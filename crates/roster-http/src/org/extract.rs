@@ -73,6 +73,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for OJson<T> {
                 ApiError::validation("body", e.body_text())
             }
         })?;
+        if crate::nul::json_holds_nul(&bytes) {
+            return Err(ApiError::validation("body", crate::nul::NUL_REFUSED));
+        }
         parse_json(&bytes).map(OJson)
     }
 }
@@ -86,6 +89,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for OQuery<T> {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let q = parts.uri.query().unwrap_or("");
+        if crate::nul::query_holds_nul(q) {
+            return Err(ApiError::validation("query", crate::nul::NUL_REFUSED));
+        }
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(q.as_bytes()));
         serde_path_to_error::deserialize(de)
             .map(OQuery)
