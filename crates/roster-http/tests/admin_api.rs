@@ -59,6 +59,22 @@ impl Fixture {
     async fn get(&self, path: &str) -> Res {
         send(&self.app, Method::GET, path, Some(&self.key), None, None).await
     }
+    /// A new group "Admins" holding the Admin role: its id.
+    #[allow(clippy::unwrap_used)]
+    async fn admins_group(&self) -> String {
+        let g = self
+            .post("/v1/organization/groups", json!({"name": "Admins"}))
+            .await;
+        let gid = g.body["id"].as_str().unwrap().to_owned();
+        let r = self
+            .post(
+                &format!("/v1/organization/groups/{gid}/roles"),
+                json!({"role_id": "role_admin"}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        gid
+    }
     async fn post(&self, path: &str, body: Value) -> Res {
         send(
             &self.app,
@@ -1975,28 +1991,16 @@ async fn group_users_are_added_and_removed_only_by_who_may_give_the_groups_roles
     let app = &f.app;
     // A group manager (a session of a member whose role holds
     // api.groups.write only) and a group holding Admin.
-    let r = app
-        .post(
-            &format!("/v1/organizations/{}/roles", f.org),
-            &f.owner.token,
-            json!({"name": "Group Manager", "capabilities": ["api.groups.write"]}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{:?}", r.body);
-    let gm = app
-        .member(&f.org, "Gus Manager", r.body["id"].as_str().unwrap())
-        .await;
-    let g = f
-        .post("/v1/organization/groups", json!({"name": "Admins"}))
-        .await;
-    let gid = g.body["id"].as_str().unwrap().to_owned();
-    let r = f
-        .post(
-            &format!("/v1/organization/groups/{gid}/roles"),
-            json!({"role_id": "role_admin"}),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
+    let gm = member_holding(
+        app,
+        &f.org,
+        &f.owner.token,
+        "Group Manager",
+        &["api.groups.write"],
+        "Gus Manager",
+    )
+    .await;
+    let gid = f.admins_group().await;
     let users = format!("/v1/organization/groups/{gid}/users");
     let user_ids = |r: &Res| -> Vec<String> {
         r.body["data"]
@@ -2053,29 +2057,16 @@ async fn deleting_a_group_or_a_project_user_or_group_needs_who_may_take_the_role
     // A manager (a session of a member whose role holds api.groups.write and
     // api.organization.projects.write only), a group holding Admin with Ada
     // in it, and a project where Ben and the group are Project Owners.
-    let r = app
-        .post(
-            &format!("/v1/organizations/{}/roles", f.org),
-            &f.owner.token,
-            json!({"name": "Manager",
-                "capabilities": ["api.groups.write", "api.organization.projects.write"]}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{:?}", r.body);
-    let m = app
-        .member(&f.org, "Max Manager", r.body["id"].as_str().unwrap())
-        .await;
-    let g = f
-        .post("/v1/organization/groups", json!({"name": "Admins"}))
-        .await;
-    let gid = g.body["id"].as_str().unwrap().to_owned();
-    let r = f
-        .post(
-            &format!("/v1/organization/groups/{gid}/roles"),
-            json!({"role_id": "role_admin"}),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
+    let m = member_holding(
+        app,
+        &f.org,
+        &f.owner.token,
+        "Manager",
+        &["api.groups.write", "api.organization.projects.write"],
+        "Max Manager",
+    )
+    .await;
+    let gid = f.admins_group().await;
     let r = f
         .post(
             &format!("/v1/organization/groups/{gid}/users"),

@@ -505,15 +505,15 @@ async fn inactive_members_get_no_new_roles_or_departments_until_reactivated() {
 async fn a_refused_restore_lists_the_keys_missing_for_every_role() {
     let app = TestApp::spawn().await;
     let (org, owner) = app.org("Acme").await;
-    let remover = custom_role(
+    let rita = member_holding(
         &app,
         &org,
         &owner.token,
         "Remover",
-        json!({"capabilities": ["remove_users"]}),
+        &["remove_users"],
+        "Rita Remover",
     )
     .await;
-    let rita = app.member(&org, "Rita Remover", &remover).await;
     let auditor = custom_role(
         &app,
         &org,
@@ -613,15 +613,15 @@ async fn restoring_a_member_hands_back_every_role_they_held_only_to_who_may_give
     let app = TestApp::spawn().await;
     let (org, owner) = app.org("Acme").await;
     // Rita may remove and restore members, and nothing else; Ada is an Admin.
-    let remover = custom_role(
+    let rita = member_holding(
         &app,
         &org,
         &owner.token,
         "Remover",
-        json!({"capabilities": ["remove_users"]}),
+        &["remove_users"],
+        "Rita Remover",
     )
     .await;
-    let rita = app.member(&org, "Rita Remover", &remover).await;
     let ada = app.member(&org, "Ada Admin", "role_admin").await;
     // Adam's primary role is Admin; Bill holds Billing Manager besides his
     // primary Member; Gina is in a group holding Admin; Olga holds Owner

@@ -408,6 +408,40 @@ fn audit_cells(revision: &str) -> [&str; 11] {
     ["$", revision, "$", "$", "$", "$", "$", "$", "$", "$", "$"]
 }
 
+/// An audit event's columns but the revision: what both databases write
+/// (bound by [`bind_events`] on SQLite, staged as JSON by [`stage_write`]
+/// on PostgreSQL).
+#[derive(serde::Serialize)]
+struct AuditRow<'a> {
+    id: String,
+    org_id: Option<String>,
+    actor: String,
+    action: &'a str,
+    target_type: &'a str,
+    target_id: &'a str,
+    before_json: Option<String>,
+    after_json: Option<String>,
+    trace_id: &'a str,
+    created_at: i64,
+}
+
+impl PendingEvent {
+    fn row<'a>(&'a self, ctx: &'a Ctx, now: i64) -> AuditRow<'a> {
+        AuditRow {
+            id: roster_core::EventId::new().uuid().to_string(),
+            org_id: self.org.map(|o| o.uuid().to_string()),
+            actor: ctx.actor.audit_name(),
+            action: &self.action,
+            target_type: self.target_type,
+            target_id: &self.target_id,
+            before_json: self.before.as_ref().map(|v| v.to_string()),
+            after_json: self.after.as_ref().map(|v| v.to_string()),
+            trace_id: &ctx.trace_id,
+            created_at: now,
+        }
+    }
+}
+
 /// Binds events in [`audit_cells`] order (`revision`: when it is a parameter).
 fn bind_events<'q>(
     mut q: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
@@ -417,20 +451,21 @@ fn bind_events<'q>(
     now: i64,
 ) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>> {
     for e in events {
-        q = q.bind(roster_core::EventId::new().uuid().to_string());
+        let row = e.row(ctx, now);
+        q = q.bind(row.id);
         if let Some(r) = revision {
             q = q.bind(r);
         }
         q = q
-            .bind(e.org.map(|o| o.uuid().to_string()))
-            .bind(ctx.actor.audit_name())
-            .bind(e.action.as_str())
-            .bind(e.target_type)
-            .bind(e.target_id.as_str())
-            .bind(e.before.as_ref().map(|v| v.to_string()))
-            .bind(e.after.as_ref().map(|v| v.to_string()))
-            .bind(ctx.trace_id.as_str())
-            .bind(now);
+            .bind(row.org_id)
+            .bind(row.actor)
+            .bind(row.action)
+            .bind(row.target_type)
+            .bind(row.target_id)
+            .bind(row.before_json)
+            .bind(row.after_json)
+            .bind(row.trace_id)
+            .bind(row.created_at);
     }
     q
 }
@@ -511,30 +546,14 @@ async fn stage_write(
         .iter()
         .map(|row| serde_json::json!({"org_id": row.org, "created_at": now, "delta": row.delta}))
         .collect();
-    let actor = ctx.actor.audit_name();
-    let audit: Vec<serde_json::Value> = events
-        .iter()
-        .map(|e| {
-            serde_json::json!({
-                "id": roster_core::EventId::new().uuid().to_string(),
-                "org_id": e.org.map(|o| o.uuid().to_string()),
-                "actor": actor,
-                "action": e.action,
-                "target_type": e.target_type,
-                "target_id": e.target_id,
-                "before_json": e.before.as_ref().map(|v| v.to_string()),
-                "after_json": e.after.as_ref().map(|v| v.to_string()),
-                "trace_id": ctx.trace_id.as_str(),
-                "created_at": now,
-            })
-        })
-        .collect();
+    let audit: Vec<AuditRow> = events.iter().map(|e| e.row(ctx, now)).collect();
+    let audit = serde_json::to_string(&audit).map_err(Error::internal)?;
     let row = sqlx::query(
         "INSERT INTO pending_writes (ticket, changes, audit) \
          VALUES (nextval('write_tickets'), CAST($1 AS JSONB), CAST($2 AS JSONB)) RETURNING ticket",
     )
     .bind(serde_json::Value::Array(changes).to_string())
-    .bind(serde_json::Value::Array(audit).to_string())
+    .bind(audit)
     .fetch_one(&mut *conn)
     .await
     .map_err(db_err)?;
@@ -1091,10 +1110,7 @@ pub(crate) mod tests {
     /// them all at its revision, with its change-feed row, on `url`.
     async fn many_events_at_one_revision(url: &str) {
         let store = Store::open(url).await.unwrap();
-        let ctx = Ctx {
-            actor: roster_core::Actor::Platform,
-            trace_id: "many".into(),
-        };
+        let ctx = platform("many");
         let n = EVENTS_PER_STATEMENT * 2 + 7;
         let mut tx = store.begin(&ctx).await.unwrap();
         for i in 0..n {
@@ -1153,6 +1169,21 @@ pub(crate) mod tests {
         }
     }
 
+    /// PostgreSQL: stages `tx`'s audit events as its commit would, without
+    /// committing.
+    async fn stage(tx: &mut Tx) -> Result<i64> {
+        let events = std::mem::take(&mut tx.events);
+        let ctx = tx.ctx.clone();
+        stage_write(
+            tx.conn(),
+            &ctx,
+            &events,
+            &[FeedRow::marker(REVISION_ONLY)],
+            0,
+        )
+        .await
+    }
+
     /// PostgreSQL refuses U+0000 in text, as a value and inside the staged
     /// JSON of a write: a validation error, not an internal one.
     #[tokio::test]
@@ -1167,14 +1198,9 @@ pub(crate) mod tests {
                 .map_err(db_err)
                 .unwrap_err();
             assert!(matches!(e, Error::Validation(_)), "{e:?}");
-            let ctx = platform("nul");
-            let mut tx = store.begin(&ctx).await.unwrap();
+            let mut tx = store.begin(&platform("nul")).await.unwrap();
             tx.audit(None, "test.nul", "test", "a\0b", None, None);
-            let events = std::mem::take(&mut tx.events);
-            let changed = [FeedRow::marker(REVISION_ONLY)];
-            let e = stage_write(tx.conn(), &ctx, &events, &changed, 0)
-                .await
-                .unwrap_err();
+            let e = stage(&mut tx).await.unwrap_err();
             assert!(matches!(e, Error::Validation(_)), "{e:?}");
         })
         .await;
@@ -1191,17 +1217,7 @@ pub(crate) mod tests {
             let start = store.revision();
             let mut staged = store.begin(&platform("rolled-back")).await.unwrap();
             staged.audit(None, "test.rolled_back", "test", 0, None, None);
-            let changed = [FeedRow::marker(REVISION_ONLY)];
-            let events = std::mem::take(&mut staged.events);
-            stage_write(
-                staged.conn(),
-                &platform("rolled-back"),
-                &events,
-                &changed,
-                0,
-            )
-            .await
-            .unwrap();
+            stage(&mut staged).await.unwrap();
             drop(staged);
             let writes = (0..40).map(|i| {
                 let store = store.clone();

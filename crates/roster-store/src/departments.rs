@@ -92,20 +92,11 @@ async fn locate(conn: &mut AnyConnection, org: OrgId, dept: DeptId) -> Result<(S
     Ok((str_of(&row, "path")?, i64_of(&row, "depth")?))
 }
 
-/// The roles that reach a member of the department at the end of a stored
-/// `path` through the tree: every assignment whose principal is that
-/// department or one of its ancestors (the path's segments), as (role, scope).
+/// The roles that reach a member of the departments at the end of the
+/// stored `paths` through the tree: every assignment whose principal is one
+/// of those departments or one of their ancestors (the paths' segments), as
+/// (role, scope), in one query.
 async fn roles_bound_along(
-    conn: &mut AnyConnection,
-    org: OrgId,
-    path: &str,
-) -> Result<BTreeSet<(RoleId, Scope)>> {
-    roles_bound_along_any(conn, org, &[path]).await
-}
-
-/// [`roles_bound_along`] for a member of each of several departments, in
-/// one query.
-async fn roles_bound_along_any(
     conn: &mut AnyConnection,
     org: OrgId,
     paths: &[&str],
@@ -172,7 +163,7 @@ pub(crate) async fn department_roles_of(
 ) -> Result<BTreeSet<RoleId>> {
     let paths = member_paths(conn, org, user).await?;
     let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
-    Ok(roles_bound_along_any(conn, org, &paths)
+    Ok(roles_bound_along(conn, org, &paths)
         .await?
         .into_iter()
         .map(|(r, _)| r)
@@ -425,8 +416,8 @@ impl Store {
         };
         // Both chains include the department itself, so its own bindings
         // (held by the whole subtree either way) count as neither.
-        let was = roles_bound_along(tx.conn(), org, &old_path).await?;
-        let will = roles_bound_along(tx.conn(), org, &new_path).await?;
+        let was = roles_bound_along(tx.conn(), org, &[old_path.as_str()]).await?;
+        let will = roles_bound_along(tx.conn(), org, &[new_path.as_str()]).await?;
         let gained = will.difference(&was).copied().collect();
         let lost = was.difference(&will).copied().collect();
         self.may_change_bound_holders(&mut tx, access.actor(), org, &gained, true)
@@ -553,7 +544,7 @@ impl Store {
         tx.lock_org(self.kind, org).await?;
         let (path, _) = locate(tx.conn(), org, dept).await?;
         crate::members::require_member(&mut tx, org, user).await?;
-        let bound = roles_bound_along(tx.conn(), org, &path).await?;
+        let bound = roles_bound_along(tx.conn(), org, &[path.as_str()]).await?;
         self.may_change_bound_holders(&mut tx, access.actor(), org, &bound, true)
             .await?;
         sqlx::query("INSERT INTO department_members (dept_id, user_id, org_id, added_at) VALUES ($1, $2, $3, $4)")
@@ -607,7 +598,7 @@ impl Store {
             return Err(Error::DeptMemberNotFound { dept, user });
         }
         // A refusal drops the transaction, which rolls the removal back.
-        let bound = roles_bound_along(tx.conn(), org, &path).await?;
+        let bound = roles_bound_along(tx.conn(), org, &[path.as_str()]).await?;
         self.may_change_bound_holders(&mut tx, access.actor(), org, &bound, false)
             .await?;
         tx.audit(

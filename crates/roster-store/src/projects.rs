@@ -247,9 +247,9 @@ async fn project_assignment_roles(
     tx: &mut Tx,
     org: OrgId,
     project: ProjectId,
-    principal_type: &str,
-    principal: String,
+    principal: Principal,
 ) -> Result<std::collections::BTreeSet<RoleId>> {
+    let (principal_type, principal) = crate::load::principal_cols(principal);
     let q = sqlx::query(
         "SELECT DISTINCT role_id FROM role_assignments WHERE org_id = $1 AND scope_type = 'project' \
          AND scope_id = $2 AND principal_type = $3 AND principal_id = $4",
@@ -266,9 +266,9 @@ async fn drop_project_assignments(
     tx: &mut Tx,
     org: OrgId,
     project: ProjectId,
-    principal_type: &str,
-    principal: String,
+    principal: Principal,
 ) -> Result<()> {
+    let (principal_type, principal) = crate::load::principal_cols(principal);
     sqlx::query(
         "DELETE FROM role_assignments WHERE org_id = $1 AND scope_type = 'project' AND scope_id = $2 \
          AND principal_type = $3 AND principal_id = $4",
@@ -694,7 +694,7 @@ impl Store {
         writable_project(tx.conn(), org, project).await?;
         let before = fetch_project_member(tx.conn(), org, project, user).await?;
         // The organization is locked, so these are the roles taken away.
-        let roles = project_assignment_roles(&mut tx, org, project, "user", id(user)).await?;
+        let roles = project_assignment_roles(&mut tx, org, project, Principal::User(user)).await?;
         self.may_change_holders_of(&mut tx, access.actor(), org, &roles, false)
             .await?;
         sqlx::query("DELETE FROM project_members WHERE project_id = $1 AND user_id = $2")
@@ -703,7 +703,7 @@ impl Store {
             .execute(tx.conn())
             .await
             .map_err(db_err)?;
-        drop_project_assignments(&mut tx, org, project, "user", id(user)).await?;
+        drop_project_assignments(&mut tx, org, project, Principal::User(user)).await?;
         tx.audit(
             Some(org),
             "project.member_removed",
@@ -816,7 +816,7 @@ impl Store {
             Err(Error::ProjectGroupNotFound { .. }) => {}
             Err(e) => return Err(e),
         }
-        drop_project_assignments(&mut tx, org, project, "group", id(group)).await?;
+        drop_project_assignments(&mut tx, org, project, Principal::Group(group)).await?;
         let a = crate::roles::insert_assignment(
             &mut tx,
             org,
@@ -870,7 +870,8 @@ impl Store {
         let before = fetch_project_group(tx.conn(), org, project, group).await?;
         // The organization is locked, so these are the roles taken away.
         if crate::groups::has_members(tx.conn(), org, group).await? {
-            let roles = project_assignment_roles(&mut tx, org, project, "group", id(group)).await?;
+            let roles =
+                project_assignment_roles(&mut tx, org, project, Principal::Group(group)).await?;
             self.may_change_holders_of(&mut tx, access.actor(), org, &roles, false)
                 .await?;
         }
@@ -880,7 +881,7 @@ impl Store {
             .execute(tx.conn())
             .await
             .map_err(db_err)?;
-        drop_project_assignments(&mut tx, org, project, "group", id(group)).await?;
+        drop_project_assignments(&mut tx, org, project, Principal::Group(group)).await?;
         tx.audit(
             Some(org),
             "project.group_removed",
@@ -910,7 +911,7 @@ pub(crate) async fn insert_project_member(
         .execute(tx.conn())
         .await
         .map_err(db_err)?;
-    drop_project_assignments(tx, org, project, "user", id(user)).await?;
+    drop_project_assignments(tx, org, project, Principal::User(user)).await?;
     let a = crate::roles::insert_assignment(
         tx,
         org,

@@ -101,19 +101,16 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 /// A pointer chase per size: the lines are linked in one random cycle, so
 /// every step waits for the previous load and nothing can be prefetched.
 fn memory(sizes: &[usize]) {
+    use rand::rngs::StdRng;
+    use rand::seq::SliceRandom;
+    use rand::SeedableRng;
     const STEPS: usize = 2_000_000;
     let mut figures = serde_json::Map::new();
     for &mib in sizes {
         let n = (mib * 1024 * 1024 / 64).max(2);
-        // A random cyclic order of the lines (Sattolo's shuffle, xorshift).
+        // The lines in a random order, each linked to the next: one cycle.
         let mut order: Vec<usize> = (0..n).collect();
-        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-        for i in (1..n).rev() {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            order.swap(i, (x % i as u64) as usize);
-        }
+        order.shuffle(&mut StdRng::seed_from_u64(mib as u64));
         let mut next = vec![[0usize; 8]; n];
         for i in 0..n {
             next[order[i]][0] = order[(i + 1) % n];

@@ -340,6 +340,21 @@ pub async fn custom_role(app: &TestApp, org: &str, token: &str, name: &str, body
     r.body["id"].as_str().unwrap().to_owned()
 }
 
+/// A new member of `org` whose primary role is a custom role holding
+/// exactly `capabilities` (named `role`, created with `token`).
+#[allow(dead_code)]
+pub async fn member_holding(
+    app: &TestApp,
+    org: &str,
+    token: &str,
+    role: &str,
+    capabilities: &[&str],
+    name: &str,
+) -> TestUser {
+    let role = custom_role(app, org, token, role, json!({"capabilities": capabilities})).await;
+    app.member(org, name, &role).await
+}
+
 /// The `details.capabilities` of a 403 escalation refusal (organization API).
 pub fn refused_escalation(r: &Res) -> Vec<String> {
     let e = assert_envelope(r, 403, "INSUFFICIENT_PERMISSIONS");
