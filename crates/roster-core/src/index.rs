@@ -462,13 +462,14 @@ impl OrgIndex {
     /// each group, each department with its ancestors) and not per member and
     /// path as [`OrgIndex::reachable`] would (that also records the paths).
     fn compile(&self) -> crate::compiled::Compiled {
-        let mut c = crate::compiled::Compiled::with_keys(
+        let mut c = crate::compiled::Compiler::with_keys(
             self.roles
                 .values()
                 .flat_map(|r| r.grants.iter())
                 .map(|g| g.permission.as_str())
                 .filter(|k| !k.ends_with('*')),
             self.members.len(),
+            self.roles.len(),
         );
         let role_bits: FxHashMap<RoleId, RoleBits> = self
             .roles
@@ -567,21 +568,21 @@ impl OrgIndex {
     /// The answer alone, as fast as the index can give it.
     #[inline]
     pub fn allowed(&self, user: UserId, permission: &str, scope: Scope) -> bool {
-        self.allowed_in(self.fast.members(), user, permission, scope)
+        self.allowed_in(&self.fast, user, permission, scope)
     }
 
-    /// [`OrgIndex::allowed`] with this organization's member table given
-    /// (the copy a snapshot keeps beside the organization's entry).
+    /// [`OrgIndex::allowed`] with this organization's fast path given (the
+    /// copy a snapshot keeps in the organization's entry).
     #[inline]
     fn allowed_in(
         &self,
-        members: &crate::compiled::UserTable,
+        fast: &crate::compiled::Compiled,
         user: UserId,
         permission: &str,
         scope: Scope,
     ) -> bool {
         if scope == Scope::Organization {
-            match self.fast.check_in(members, user, permission) {
+            match fast.check(user, permission) {
                 crate::compiled::Fast::Allowed => return true,
                 crate::compiled::Fast::Denied => return false,
                 crate::compiled::Fast::Unknown => {}
@@ -862,23 +863,24 @@ pub struct Snapshot {
     orgs: FxHashMap<u128, OrgEntry>,
 }
 
-/// An organization in the snapshot: its index, and its member table (shared
-/// with the index) kept here so a check reaches the member's slot straight
-/// from the map entry instead of reading the organization's index first.
+/// An organization in the snapshot: its index, and a copy of its compiled
+/// fast path (sharing the index's tables) kept first here, so a check reads
+/// the member's slot and the key's roles straight from the map entry instead
+/// of reading the organization's index first.
 #[derive(Debug, Clone)]
+#[repr(C)]
 struct OrgEntry {
+    fast: crate::compiled::Compiled,
     revision: i64,
     index: Arc<OrgIndex>,
-    members: crate::compiled::UserTable,
 }
 
 impl OrgEntry {
     fn new(revision: i64, index: Arc<OrgIndex>) -> Self {
-        let members = index.fast.members().clone();
         OrgEntry {
+            fast: index.fast.clone(),
             revision,
             index,
-            members,
         }
     }
 }
@@ -905,7 +907,7 @@ impl Snapshot {
         scope: Scope,
     ) -> Option<bool> {
         let e = self.orgs.get(&org_key(org))?;
-        Some(e.index.allowed_in(&e.members, user, permission, scope))
+        Some(e.index.allowed_in(&e.fast, user, permission, scope))
     }
 
     /// The revision at which an organization's index was last rebuilt.
