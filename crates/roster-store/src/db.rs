@@ -1088,6 +1088,34 @@ impl Store {
 }
 
 impl Tx {
+    /// [`Tx::lock_org`], reading `user`'s live membership in the same
+    /// statement (one round trip less for a write that needs both).
+    pub(crate) async fn lock_org_for_member(
+        &mut self,
+        kind: DbKind,
+        org: OrgId,
+        user: roster_core::UserId,
+    ) -> Result<crate::members::LiveMember> {
+        let lock = match kind {
+            DbKind::Postgres => " FOR UPDATE OF o",
+            DbKind::Sqlite => "",
+        };
+        let row = sqlx::query(&format!(
+            "SELECT m.status FROM organizations o LEFT JOIN memberships m \
+             ON m.org_id = o.id AND m.user_id = $2 AND m.deleted_at IS NULL WHERE o.id = $1{lock}"
+        ))
+        .bind(org.uuid().to_string())
+        .bind(user.uuid().to_string())
+        .fetch_optional(self.conn())
+        .await
+        .map_err(db_err)?;
+        let status = match row {
+            Some(r) => r.try_get::<Option<String>, _>("status").map_err(db_err)?,
+            None => None,
+        };
+        Ok(crate::members::LiveMember { status })
+    }
+
     /// Serializes writers of one organization for invariants that span rows
     /// (the last owner, the department forest). SQLite already has one writer.
     pub(crate) async fn lock_org(&mut self, kind: DbKind, org: OrgId) -> Result<()> {

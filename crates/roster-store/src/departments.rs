@@ -541,9 +541,9 @@ impl Store {
         let org = access.org();
         let mut tx = self.begin(ctx).await?;
         // Serializes with department deletion, so no member lands in a department being deleted.
-        tx.lock_org(self.kind, org).await?;
+        let member = tx.lock_org_for_member(self.kind, org, user).await?;
         let (path, _) = locate(tx.conn(), org, dept).await?;
-        crate::members::require_member(&mut tx, org, user).await?;
+        member.require(org, user)?;
         let bound = roles_bound_along(tx.conn(), org, &[path.as_str()]).await?;
         self.may_change_bound_holders(&mut tx, access.actor(), org, &bound, true)
             .await?;

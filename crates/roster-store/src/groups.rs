@@ -380,9 +380,9 @@ impl Store {
         // Serializes with group deletion, so no member lands in a deleted
         // group, and with role assignments, so the roles checked below are
         // the roles handed out.
-        tx.lock_org(self.kind, org).await?;
+        let member = tx.lock_org_for_member(self.kind, org, user).await?;
         fetch_group(tx.conn(), org, group).await?;
-        crate::members::require_member(&mut tx, org, user).await?;
+        member.require(org, user)?;
         match fetch_member(tx.conn(), org, group, user).await {
             Ok(_) => return Err(Error::GroupMemberDuplicate { group, user }),
             Err(Error::GroupMemberNotFound { .. }) => {}

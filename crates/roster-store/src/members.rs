@@ -185,12 +185,36 @@ pub(crate) async fn fetch_member(
 /// The user must be a live, Active or Pending member of `org`: the rule every
 /// relation of a user inside an organization obeys.
 pub(crate) async fn require_member(tx: &mut Tx, org: OrgId, user: UserId) -> Result<()> {
-    let m = fetch_member(tx.conn(), org, MemberRef::User(user), false).await?;
-    // The model: every other relation of a user in an organization needs an
-    // Active or Pending membership.
-    match m.status {
-        MemberStatus::Active | MemberStatus::Pending => Ok(()),
-        MemberStatus::Inactive => Err(Error::MemberInactive(user)),
+    let status = sqlx::query(
+        "SELECT status FROM memberships WHERE org_id = $1 AND user_id = $2 AND deleted_at IS NULL",
+    )
+    .bind(id(org))
+    .bind(id(user))
+    .fetch_optional(tx.conn())
+    .await
+    .map_err(db_err)?
+    .map(|r| str_of(&r, "status"))
+    .transpose()?;
+    LiveMember { status }.require(org, user)
+}
+
+/// A membership's status as read with the organization's lock (see
+/// [`Tx::lock_org_for_member`]), to be checked where the write checks it.
+pub(crate) struct LiveMember {
+    /// `None`: no live membership.
+    pub(crate) status: Option<String>,
+}
+
+impl LiveMember {
+    /// [`require_member`] on what was read.
+    pub(crate) fn require(&self, org: OrgId, user: UserId) -> Result<()> {
+        // The model: every other relation of a user in an organization needs an
+        // Active or Pending membership.
+        match self.status.as_deref().map(MemberStatus::parse) {
+            None => Err(Error::MemberNotFound { org, user }),
+            Some(Some(MemberStatus::Active | MemberStatus::Pending)) => Ok(()),
+            Some(_) => Err(Error::MemberInactive(user)),
+        }
     }
 }
 

@@ -990,10 +990,10 @@ impl Store {
         let org = access.org();
         let mut tx = self.begin(ctx).await?;
         // Serializes with role deletion, so an assignment never outlives its role.
-        tx.lock_org(self.kind, org).await?;
+        let member = tx.lock_org_for_member(self.kind, org, user).await?;
         let r = rule_role_for_scope(tx.conn(), org, role, Scope::Organization).await?;
         self.may_change_holders(access.actor(), org, &r, true)?;
-        crate::members::require_member(&mut tx, org, user).await?;
+        member.require(org, user)?;
         let a = insert_assignment(
             &mut tx,
             org,
