@@ -332,14 +332,26 @@ async fn w1(dir: PathBuf, database: Option<String>) -> anyhow::Result<()> {
     let elapsed = t.elapsed().as_secs_f64();
     let checks_per_s = questions.len() as f64 / elapsed;
 
-    // Latency: each check timed on its own (includes the clock's own cost, ~20 ns).
+    // Latency: each check timed on its own, by the processor's time-stamp
+    // counter (quanta; calibrated against the system clock): reading it
+    // costs ~11 ns here against ~25 ns for `Instant::now` (clock_gettime),
+    // and that cost is part of every figure. It is measured and shown.
+    let clock = quanta::Clock::new();
     let mut lat: Vec<u64> = Vec::with_capacity(questions.len());
+    let mut empty: Vec<u64> = Vec::with_capacity(questions.len());
+    for _ in &questions {
+        let t = clock.raw();
+        std::hint::black_box(());
+        empty.push(clock.delta_as_nanos(t, clock.raw()));
+    }
     for q in &questions {
-        let t = Instant::now();
+        let t = clock.raw();
         std::hint::black_box(ask(std::hint::black_box(q)));
-        lat.push(t.elapsed().as_nanos() as u64);
+        lat.push(clock.delta_as_nanos(t, clock.raw()));
     }
     lat.sort_unstable();
+    empty.sort_unstable();
+    let timer_ns = empty[empty.len() / 2];
     let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
     let peak_rss_mib = peak_rss_kib() as f64 / 1024.0;
 
@@ -352,7 +364,7 @@ async fn w1(dir: PathBuf, database: Option<String>) -> anyhow::Result<()> {
     println!("index build from the store: {build_s:.2} s, index memory ~{index_mib:.0} MiB, peak RSS {peak_rss_mib:.0} MiB");
     println!("verified {verified} answers against expected.jsonl: {mismatches} mismatches");
     println!(
-        "one thread: {:.0} checks/s, p50 {} ns, p99 {} ns",
+        "one thread: {:.0} checks/s, p50 {} ns, p99 {} ns (each including the timer's own {timer_ns} ns)",
         checks_per_s,
         pct(0.5),
         pct(0.99)
