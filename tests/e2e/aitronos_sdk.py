@@ -313,6 +313,28 @@ def roles_list_includes_custom_roles():
     equal(roles[-1].id, made["id"], "custom roles come after the system roles")
 
 
+# ---- API keys
+
+
+@check
+def api_keys_pause_and_unpause():
+    made = client.api_keys.create_api_key(ORG, key_name=f"SDK pause {SUFFIX}")
+    keyed = Aitronos(api_key=made.key, base_url=BASE, timeout=30)
+    equal(keyed.organizations.get_organization(ORG).id, ORG, "a new key works")
+    paused = client.api_keys.pause_api_key(ORG, made.id)
+    expect(paused.success, f"pause succeeds: {paused!r}")
+    equal(paused.key.is_paused, True, "the key is shown paused")
+    e = api_error(lambda: keyed.organizations.get_organization(ORG), 401, "a paused key")
+    equal(envelope_code(e), "API_KEY_PAUSED", "a paused key's code")
+    equal(client.api_keys.get_api_key(ORG, made.id).is_paused, True, "get shows it paused")
+    unpaused = client.api_keys.unpause_api_key(ORG, made.id)
+    equal(unpaused.key.is_paused, False, "the key is shown unpaused")
+    equal(keyed.organizations.get_organization(ORG).id, ORG, "an unpaused key works again")
+    client.api_keys.deactivate_api_key(ORG, made.id)
+    e = api_error(lambda: keyed.organizations.get_organization(ORG), 401, "a deactivated key")
+    equal(envelope_code(e), "API_KEY_DEACTIVATED", "a deactivated key's code")
+
+
 def main() -> int:
     try:
         setup()

@@ -20,6 +20,24 @@ impl ValidationError {
     }
 }
 
+/// Why an existing API key authenticates nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyRefusal {
+    Deactivated,
+    Expired,
+    Paused,
+}
+
+impl std::fmt::Display for KeyRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            KeyRefusal::Deactivated => "deactivated",
+            KeyRefusal::Expired => "expired",
+            KeyRefusal::Paused => "paused",
+        })
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     // --- authentication and authorization
@@ -27,6 +45,9 @@ pub enum Error {
     Unauthenticated,
     #[error("invalid credentials")]
     InvalidCredentials,
+    /// An organization API key that exists but may not be used now.
+    #[error("the API key is {0}")]
+    KeyRefused(KeyRefusal),
     #[error("the caller is not a member of this organization")]
     NotAMember,
     #[error("the caller lacks the permission {needed}")]

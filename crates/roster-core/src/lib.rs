@@ -11,7 +11,7 @@ pub mod model;
 pub mod text;
 
 pub use access::{authorize, authorize_platform, need, Actor, Need, OrgAccess, PlatformAccess};
-pub use error::{Error, Result, ValidationError};
+pub use error::{Error, KeyRefusal, Result, ValidationError};
 pub use ids::IdError;
 pub use ids::*;
 pub use model::*;

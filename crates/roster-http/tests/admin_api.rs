@@ -122,6 +122,36 @@ fn assert_error(r: &Res, status: u16, code: Option<&str>, param: Option<&str>) {
     assert!(r.headers.contains_key("x-request-id"));
 }
 
+/// A paused organization key is refused in this dialect's envelope too (and
+/// says so), and works again once unpaused.
+#[tokio::test]
+async fn a_paused_key_is_refused_until_unpaused() {
+    let f = Fixture::new().await;
+    let r = f.get("/v1/organization/users").await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let keys = format!("/v1/organizations/{}/api-keys", f.org);
+    let list = f.app.get(&keys, &f.owner.token).await;
+    let id = list.body["keys"][0]["id"].as_str().unwrap().to_owned();
+    let r = f
+        .app
+        .post(&format!("{keys}/{id}/pause"), &f.owner.token, json!({}))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = f.get("/v1/organization/users").await;
+    assert_error(&r, 401, Some("invalid_api_key"), None);
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("paused")),
+        "{:?}",
+        r.body
+    );
+    f.app
+        .post(&format!("{keys}/{id}/unpause"), &f.owner.token, json!({}))
+        .await;
+    assert_eq!(f.get("/v1/organization/users").await.status, 200);
+}
+
 #[tokio::test]
 async fn authentication_is_bearer_only_and_keys_act_at_once() {
     let f = Fixture::new().await;

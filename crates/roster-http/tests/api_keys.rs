@@ -110,7 +110,7 @@ async fn key_deactivated_is_401_and_activated_works_again() {
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.body["success"], json!(true));
     assert_eq!(r.body["key"]["is_active"], json!(false));
-    assert_envelope(&get_org(&app, &org, &key).await, 401, "INVALID_API_KEY");
+    assert_envelope(&get_org(&app, &org, &key).await, 401, "API_KEY_DEACTIVATED");
     assert_eq!(get_org_bearer(&app, &org, &key).await, 401);
     let r = app
         .post(&format!("{path}/activate"), &owner.token, json!({}))
@@ -118,6 +118,75 @@ async fn key_deactivated_is_401_and_activated_works_again() {
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.body["key"]["is_active"], json!(true));
     assert_eq!(get_org(&app, &org, &key).await.status, 200);
+}
+
+/// Pausing stops a key at once without deactivating it; unpausing brings it
+/// back; a paused key rotated stays paused; an unknown secret is still the
+/// generic 401.
+#[tokio::test]
+async fn key_paused_is_401_until_unpaused() {
+    let app = TestApp::spawn().await;
+    let (org, owner) = app.org("Acme").await;
+    let r = create(&app, &org, &owner.token, json!({"key_name": "CI"})).await;
+    let key = r.body["key"].as_str().unwrap().to_owned();
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    let path = format!("{}/{id}", keys(&org));
+    assert_eq!(get_org(&app, &org, &key).await.status, 200);
+    let r = app
+        .post(&format!("{path}/pause"), &owner.token, json!({}))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["success"], json!(true));
+    assert_eq!(r.body["message"], json!("API key paused successfully"));
+    assert_eq!(r.body["key"]["is_paused"], json!(true));
+    assert_eq!(r.body["key"]["is_active"], json!(true));
+    assert_envelope(&get_org(&app, &org, &key).await, 401, "API_KEY_PAUSED");
+    assert_eq!(get_org_bearer(&app, &org, &key).await, 401);
+    let r = app.get(&path, &owner.token).await;
+    assert_eq!(r.body["is_paused"], json!(true));
+    let stored: i64 =
+        sqlx::query_scalar("SELECT CAST(is_paused AS INTEGER) FROM api_keys WHERE prefix = $1")
+            .bind(&key[..10])
+            .fetch_one(app.store.pool())
+            .await
+            .unwrap();
+    assert_eq!(stored, 1);
+    let r = app
+        .post(&format!("{path}/unpause"), &owner.token, json!({}))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["message"], json!("API key unpaused successfully"));
+    assert_eq!(r.body["key"]["is_paused"], json!(false));
+    assert_eq!(get_org(&app, &org, &key).await.status, 200);
+    // paused, rotated: the new key is paused too
+    app.post(&format!("{path}/pause"), &owner.token, json!({}))
+        .await;
+    let r = app
+        .post(&format!("{path}/rotate"), &owner.token, json!({}))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let new_key = r.body["new_key"]["key"].as_str().unwrap().to_owned();
+    assert_eq!(r.body["new_key"]["is_paused"], json!(true), "{:?}", r.body);
+    assert_envelope(&get_org(&app, &org, &new_key).await, 401, "API_KEY_PAUSED");
+    // the old secret is gone altogether, and so is a made-up one
+    assert_envelope(&get_org(&app, &org, &key).await, 401, "INVALID_API_KEY");
+    let made_up = format!("ak_{}", "x".repeat(39));
+    assert_envelope(&get_org(&app, &org, &made_up).await, 401, "INVALID_API_KEY");
+    // the audit log says who paused it
+    let paused: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE action = 'api_key.paused'")
+            .fetch_one(app.store.pool())
+            .await
+            .unwrap();
+    assert_eq!(paused, 2);
+    let r = app
+        .post(
+            &format!("{}/key_{}/pause", keys(&org), "0".repeat(26)),
+            &owner.token,
+            json!({}),
+        )
+        .await;
+    assert_envelope(&r, 404, "API_KEY_NOT_FOUND");
 }
 
 #[tokio::test]
@@ -329,7 +398,7 @@ async fn key_update_and_expiry() {
         .unwrap();
     // edited behind Roster's back: drop what it cached
     app.store.forget_cached_credentials();
-    assert_envelope(&get_org(&app, &org, &key).await, 401, "INVALID_API_KEY");
+    assert_envelope(&get_org(&app, &org, &key).await, 401, "API_KEY_EXPIRED");
     let r = app
         .patch(
             &format!("{}/key_{}", keys(&org), "0".repeat(26)),
@@ -417,7 +486,19 @@ async fn a_key_in_use_stops_at_once_when_revoked() {
         )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    assert_envelope(&get_org(&app, &org, &secret).await, 401, "INVALID_API_KEY");
+    assert_envelope(
+        &get_org(&app, &org, &secret).await,
+        401,
+        "API_KEY_DEACTIVATED",
+    );
+
+    let (id, secret) = new_key("paused").await;
+    assert_eq!(get_org(&app, &org, &secret).await.status, 200);
+    let r = app
+        .post(&format!("{}/pause", item(&id)), &owner.token, json!({}))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_envelope(&get_org(&app, &org, &secret).await, 401, "API_KEY_PAUSED");
 
     let (id, secret) = new_key("rotated").await;
     assert_eq!(get_org(&app, &org, &secret).await.status, 200);

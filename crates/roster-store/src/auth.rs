@@ -98,15 +98,28 @@ impl Store {
         let generation = self.credentials.generation();
         let (actor, expires_at, used_key) = if credential.starts_with("ak_") {
             let row = sqlx::query(
-                "SELECT id, org_id, role_id, expires_at FROM api_keys WHERE secret_hash = $1 AND is_active = TRUE AND deleted_at IS NULL \
-                 AND (expires_at IS NULL OR expires_at > $2)",
+                "SELECT id, org_id, role_id, expires_at, is_active, is_paused FROM api_keys \
+                 WHERE secret_hash = $1 AND deleted_at IS NULL",
             )
             .bind(&hash)
-            .bind(now)
             .fetch_optional(&self.pool)
             .await
             .map_err(db_err)?
             .ok_or(Error::InvalidCredentials)?;
+            // The holder of a refused key's secret learns why (the
+            // organization API's distinct 401 codes); it still acts as no one.
+            let expiry = row
+                .try_get::<Option<i64>, _>("expires_at")
+                .map_err(db_err)?;
+            if !bool_of(&row, "is_active")? {
+                return Err(Error::KeyRefused(KeyRefusal::Deactivated));
+            }
+            if expiry.is_some_and(|e| e <= now) {
+                return Err(Error::KeyRefused(KeyRefusal::Expired));
+            }
+            if bool_of(&row, "is_paused")? {
+                return Err(Error::KeyRefused(KeyRefusal::Paused));
+            }
             let key = ApiKeyId(uuid_of(&row, "id")?);
             let actor = match opt_uuid_of(&row, "org_id")? {
                 None => Actor::Platform,

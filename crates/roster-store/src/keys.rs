@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use sqlx::any::AnyRow;
 
 pub(crate) const KEY_COLS: &str =
-    "id, org_id, name, prefix, role_id, is_active, scopes, metadata, usage_limit, \
+    "id, org_id, name, prefix, role_id, is_active, is_paused, scopes, metadata, usage_limit, \
     created_by, created_at, last_used_at, expires_at";
 
 /// How many characters of the secret are kept to recognise a key (`ak_` + 7).
@@ -30,6 +30,8 @@ pub struct KeyInfo {
     pub prefix: String,
     pub role_id: RoleId,
     pub is_active: bool,
+    /// A paused key authenticates nothing until unpaused (401 `API_KEY_PAUSED`).
+    pub is_paused: bool,
     pub scopes: Vec<String>,
     pub metadata: Value,
     pub usage_limit: Option<f64>,
@@ -48,6 +50,7 @@ impl KeyInfo {
             "key_prefix": self.prefix,
             "role_id": self.role_id.to_string(),
             "is_active": self.is_active,
+            "is_paused": self.is_paused,
             "scopes": self.scopes,
             "metadata": self.metadata,
             "usage_limit_chf": self.usage_limit,
@@ -74,6 +77,15 @@ pub struct NewKey {
     pub metadata: Option<serde_json::Map<String, Value>>,
 }
 
+/// A key's on/off switches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeySwitch {
+    /// `is_active`: activate / deactivate.
+    Active,
+    /// `is_paused`: pause / unpause.
+    Paused,
+}
+
 /// A partial update: `None` leaves a field unchanged.
 #[derive(Debug, Clone, Default)]
 pub struct KeyPatch {
@@ -95,6 +107,7 @@ pub(crate) fn key_of(row: &AnyRow) -> Result<KeyInfo> {
         prefix: str_of(row, "prefix")?,
         role_id: RoleId(uuid_of(row, "role_id")?),
         is_active: bool_of(row, "is_active")?,
+        is_paused: bool_of(row, "is_paused")?,
         scopes: serde_json::from_str(&scopes).unwrap_or_default(),
         metadata: serde_json::from_str(&metadata).unwrap_or_else(|_| json!({})),
         usage_limit: row
@@ -211,6 +224,7 @@ async fn insert_key(tx: &mut Tx, org: OrgId, k: &NewKey) -> Result<CreatedKey> {
             prefix,
             role_id: k.role,
             is_active: true,
+            is_paused: false,
             scopes,
             metadata,
             usage_limit: k.usage_limit,
@@ -370,37 +384,41 @@ impl Store {
         tx.commit(self, after).await
     }
 
-    /// Turns a key on or off; an inactive key authenticates nothing.
-    pub async fn set_api_key_active(
+    /// Turns a key on or off (`Switch::Active`), or pauses and unpauses it
+    /// (`Switch::Paused`); an inactive or paused key authenticates nothing,
+    /// from the next request on (here and on every replica).
+    pub async fn set_api_key_switch(
         &self,
         ctx: &Ctx,
         access: &OrgAccess<need::Admin>,
         key: ApiKeyId,
-        active: bool,
+        switch: KeySwitch,
+        on: bool,
     ) -> Result<Written<KeyInfo>> {
         let org = access.org();
         let mut tx = self.begin(ctx).await?;
         let before = fetch_key(&mut tx, org, key).await?;
         tx.credentials_changed();
-        sqlx::query("UPDATE api_keys SET is_active = $1 WHERE id = $2")
-            .bind(active)
+        let (column, action, was) = match (switch, on) {
+            (KeySwitch::Active, true) => ("is_active", "api_key.activated", before.is_active),
+            (KeySwitch::Active, false) => ("is_active", "api_key.deactivated", before.is_active),
+            (KeySwitch::Paused, true) => ("is_paused", "api_key.paused", before.is_paused),
+            (KeySwitch::Paused, false) => ("is_paused", "api_key.unpaused", before.is_paused),
+        };
+        sqlx::query(&format!("UPDATE api_keys SET {column} = $1 WHERE id = $2"))
+            .bind(on)
             .bind(id(key))
             .execute(tx.conn())
             .await
             .map_err(db_err)?;
         let after = fetch_key(&mut tx, org, key).await?;
-        let action = if active {
-            "api_key.activated"
-        } else {
-            "api_key.deactivated"
-        };
         tx.audit(
             Some(org),
             action,
             "api_key",
             key,
-            Some(json!({"is_active": before.is_active})),
-            Some(json!({"is_active": after.is_active})),
+            Some(json!({ column: was })),
+            Some(json!({ column: on })),
         );
         tx.commit(self, after).await
     }
@@ -455,14 +473,16 @@ impl Store {
             metadata,
         };
         let mut created = insert_key(&mut tx, org, &new).await?;
-        if !old.is_active {
-            sqlx::query("UPDATE api_keys SET is_active = $1 WHERE id = $2")
-                .bind(false)
+        if !old.is_active || old.is_paused {
+            sqlx::query("UPDATE api_keys SET is_active = $1, is_paused = $2 WHERE id = $3")
+                .bind(old.is_active)
+                .bind(old.is_paused)
                 .bind(id(created.key.id))
                 .execute(tx.conn())
                 .await
                 .map_err(db_err)?;
-            created.key.is_active = false;
+            created.key.is_active = old.is_active;
+            created.key.is_paused = old.is_paused;
         }
         tx.audit(
             Some(org),

@@ -87,6 +87,11 @@ pub fn describe(e: &Error) -> AdminError {
             "invalid_api_key",
             "Incorrect API key provided, or the key was deleted.",
         ),
+        Error::KeyRefused(why) => AdminError::new(
+            S::UNAUTHORIZED,
+            "invalid_api_key",
+            format!("The API key provided is {why}."),
+        ),
         Error::NotAMember => AdminError::new(
             S::FORBIDDEN,
             "insufficient_permissions",

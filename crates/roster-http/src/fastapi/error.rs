@@ -102,6 +102,7 @@ pub fn describe(e: &Error) -> FaError {
     match e {
         Error::Unauthenticated => d(S::UNAUTHORIZED, "Not authenticated"),
         Error::InvalidCredentials => d(S::UNAUTHORIZED, "Invalid authentication credentials"),
+        Error::KeyRefused(why) => d(S::UNAUTHORIZED, format!("Invalid authentication credentials: the API key is {why}")),
         Error::NotAMember | Error::Forbidden { .. } | Error::OwnerOnly => d(S::FORBIDDEN, NO_ACCESS),
         Error::Escalation { missing } => d(
             S::FORBIDDEN,

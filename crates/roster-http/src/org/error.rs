@@ -6,7 +6,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use roster_core::Error;
+use roster_core::{Error, KeyRefusal};
 use serde_json::{json, Value};
 
 /// The error categories of the envelope's `type`.
@@ -95,6 +95,9 @@ pub fn describe(e: &Error) -> ApiError {
     match e {
         Error::Unauthenticated => ApiError::new(S::UNAUTHORIZED, "AUTHENTICATION_REQUIRED", Authentication, "Authentication required", "User authentication required", json!({})),
         Error::InvalidCredentials => ApiError::new(S::UNAUTHORIZED, "INVALID_API_KEY", Authentication, "Your API key is invalid", "Invalid or expired credential", json!({})),
+        Error::KeyRefused(KeyRefusal::Deactivated) => ApiError::new(S::UNAUTHORIZED, "API_KEY_DEACTIVATED", Authentication, "Your API key has been deactivated", "the API key is deactivated", json!({})),
+        Error::KeyRefused(KeyRefusal::Expired) => ApiError::new(S::UNAUTHORIZED, "API_KEY_EXPIRED", Authentication, "Your API key has expired", "the API key is past its expires_at", json!({})),
+        Error::KeyRefused(KeyRefusal::Paused) => ApiError::new(S::UNAUTHORIZED, "API_KEY_PAUSED", Authentication, "Your API key is paused", "the API key is paused", json!({})),
         Error::NotAMember => ApiError::new(S::FORBIDDEN, "ORGANIZATION_ACCESS_DENIED", Authorization, "You don't have access to this organization", "Caller is not a member of this organization", json!({})),
         Error::Forbidden { needed } => ApiError::new(S::FORBIDDEN, "INSUFFICIENT_PERMISSIONS", Authorization, "You don't have permission to access this resource", "You don't have permission to access this resource", json!({"required_permission": needed})),
         Error::OwnerOnly => ApiError::new(S::FORBIDDEN, "INSUFFICIENT_PERMISSIONS", Authorization, "Only the organization owner can do this", "only the organization owner may do this", json!({})),

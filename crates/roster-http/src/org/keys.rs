@@ -10,7 +10,7 @@ use axum::response::IntoResponse;
 use axum::Json;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use roster_core::{need, ApiKeyId, Error, SystemRole};
-use roster_store::keys::{CreatedKey, KeyInfo, KeyPatch, NewKey};
+use roster_store::keys::{CreatedKey, KeyInfo, KeyPatch, KeySwitch, NewKey};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -22,6 +22,8 @@ pub(super) fn routes() -> OpenApiRouter<App> {
         .routes(routes!(get_key, update_key, delete_key))
         .routes(routes!(activate_key))
         .routes(routes!(deactivate_key))
+        .routes(routes!(pause_key))
+        .routes(routes!(unpause_key))
         .routes(routes!(rotate_key))
 }
 
@@ -93,7 +95,7 @@ impl From<&KeyInfo> for ApiKeyOut {
             key_prefix: k.prefix.clone(),
             role_id: k.role_id.to_string(),
             is_active: k.is_active,
-            is_paused: false,
+            is_paused: k.is_paused,
             usage_limit_chf: k.usage_limit,
             scopes: k.scopes.clone(),
             metadata: k.metadata.clone(),
@@ -317,22 +319,24 @@ async fn delete_key(
     ))
 }
 
-async fn set_active(
+async fn set_switch(
     app: &App,
     Authorized { caller, access }: Authorized<need::Admin>,
     raw: &str,
-    active: bool,
+    switch: KeySwitch,
+    on: bool,
 ) -> Result<impl IntoResponse, ApiError> {
     let key = key_id(raw)?;
     let w = app
         .store
-        .set_api_key_active(&caller.ctx, &access, key, active)
+        .set_api_key_switch(&caller.ctx, &access, key, switch, on)
         .await
         .map_err(|e| echo_key(e, raw))?;
-    let message = if active {
-        "API key activated successfully"
-    } else {
-        "API key deactivated successfully"
+    let message = match (switch, on) {
+        (KeySwitch::Active, true) => "API key activated successfully",
+        (KeySwitch::Active, false) => "API key deactivated successfully",
+        (KeySwitch::Paused, true) => "API key paused successfully",
+        (KeySwitch::Paused, false) => "API key unpaused successfully",
     };
     Ok((
         revision_header(w.revision),
@@ -352,7 +356,7 @@ async fn activate_key(
     auth: Authorized<need::Admin>,
     Path((_org, raw)): Path<(String, String)>,
 ) -> Result<impl IntoResponse, ApiError> {
-    set_active(&app, auth, &raw, true).await
+    set_switch(&app, auth, &raw, KeySwitch::Active, true).await
 }
 
 /// Deactivate an API key: it stops authenticating at once (until activated).
@@ -363,7 +367,30 @@ async fn deactivate_key(
     auth: Authorized<need::Admin>,
     Path((_org, raw)): Path<(String, String)>,
 ) -> Result<impl IntoResponse, ApiError> {
-    set_active(&app, auth, &raw, false).await
+    set_switch(&app, auth, &raw, KeySwitch::Active, false).await
+}
+
+/// Pause an API key: it stops authenticating at once (401 `API_KEY_PAUSED`)
+/// until unpaused; it stays active.
+#[utoipa::path(post, path = "/v1/organizations/{organization_id}/api-keys/{key_id}/pause", tag = "api keys",
+    params(("organization_id" = String, Path), ("key_id" = String, Path)), responses((status = 200, body = KeyAction)))]
+async fn pause_key(
+    State(app): State<App>,
+    auth: Authorized<need::Admin>,
+    Path((_org, raw)): Path<(String, String)>,
+) -> Result<impl IntoResponse, ApiError> {
+    set_switch(&app, auth, &raw, KeySwitch::Paused, true).await
+}
+
+/// Unpause an API key: it authenticates again (if active and not expired).
+#[utoipa::path(post, path = "/v1/organizations/{organization_id}/api-keys/{key_id}/unpause", tag = "api keys",
+    params(("organization_id" = String, Path), ("key_id" = String, Path)), responses((status = 200, body = KeyAction)))]
+async fn unpause_key(
+    State(app): State<App>,
+    auth: Authorized<need::Admin>,
+    Path((_org, raw)): Path<(String, String)>,
+) -> Result<impl IntoResponse, ApiError> {
+    set_switch(&app, auth, &raw, KeySwitch::Paused, false).await
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -1,0 +1,3 @@
+-- An organization API key can be paused: it stops authenticating (401
+-- API_KEY_PAUSED) until unpaused, without being deactivated.
+ALTER TABLE api_keys ADD COLUMN is_paused INTEGER NOT NULL DEFAULT 0;
