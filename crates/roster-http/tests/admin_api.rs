@@ -150,6 +150,13 @@ async fn a_paused_key_is_refused_until_unpaused() {
         .post(&format!("{keys}/{id}/unpause"), &f.owner.token, json!({}))
         .await;
     assert_eq!(f.get("/v1/organization/users").await.status, 200);
+    // Both show as updates of the key in this dialect's audit log.
+    let updates = f
+        .get("/v1/organization/audit_logs?limit=100&event_types%5B%5D=api_key.updated")
+        .await;
+    assert_eq!(updates.status, 200, "{:?}", updates.body);
+    let n = updates.body["data"].as_array().map_or(0, Vec::len);
+    assert_eq!(n, 2, "{:?}", updates.body);
 }
 
 #[tokio::test]

@@ -28,6 +28,8 @@ const TYPES: &[(&str, &str)] = &[
     ("api_key.updated", "api_key.updated"),
     ("api_key.activated", "api_key.updated"),
     ("api_key.deactivated", "api_key.updated"),
+    ("api_key.paused", "api_key.updated"),
+    ("api_key.unpaused", "api_key.updated"),
     ("api_key.rotated", "api_key.updated"),
     ("api_key.deleted", "api_key.deleted"),
     ("role.created", "role.created"),
