@@ -42,30 +42,48 @@ static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/s
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
 /// The store: a connection pool and the permission index it keeps current.
+/// Clones share one [`shared::Parts`]: a clone is one reference count, which
+/// matters because the HTTP layer clones its state for every request.
 #[derive(Clone)]
-pub struct Store {
-    pub(crate) pool: AnyPool,
-    pub(crate) kind: DbKind,
-    index: Arc<Index>,
-    /// SQLite: the one writer connection and its commit group (see
-    /// [`crate::group`]); `None` on PostgreSQL, where every write has its own
-    /// transaction on a pooled connection.
-    writer: Option<crate::group::WriterHandle>,
-    pub(crate) url: Arc<str>,
-    /// The database file on SQLite (`None` in memory or on PostgreSQL).
-    sqlite_file: Option<std::path::PathBuf>,
-    /// Read-only SQLite connections for rebuilding organizations after writes.
-    readers: Arc<std::sync::Mutex<Vec<rusqlite::Connection>>>,
-    /// The last change-feed revision applied without a gap, and the lock
-    /// that makes catching up one task at a time.
-    pub(crate) applied: Arc<tokio::sync::Mutex<i64>>,
-    /// SQLite: committed writes waiting to be applied to the index, by
-    /// revision; they are applied strictly in revision order (see
-    /// [`Store::publish_in_order`]). Locked after `applied`, never before.
-    queue: Arc<std::sync::Mutex<BTreeMap<i64, Effect>>>,
-    pub(crate) credentials: Arc<crate::auth::CredentialCache>,
-    /// The index's revision, for callers waiting until it reaches theirs.
-    revisions: Arc<tokio::sync::watch::Sender<i64>>,
+pub struct Store(Arc<shared::Parts>);
+
+impl std::ops::Deref for Store {
+    type Target = shared::Parts;
+
+    fn deref(&self) -> &shared::Parts {
+        &self.0
+    }
+}
+
+mod shared {
+    use super::*;
+
+    /// What a [`Store`] and its clones share. Public only to name the target
+    /// of `Store`'s `Deref`; nothing outside the crate can reach its fields.
+    pub struct Parts {
+        pub(crate) pool: AnyPool,
+        pub(crate) kind: DbKind,
+        pub(crate) index: Arc<Index>,
+        /// SQLite: the one writer connection and its commit group (see
+        /// [`crate::group`]); `None` on PostgreSQL, where every write has its own
+        /// transaction on a pooled connection.
+        pub(crate) writer: Option<crate::group::WriterHandle>,
+        pub(crate) url: Arc<str>,
+        /// The database file on SQLite (`None` in memory or on PostgreSQL).
+        pub(crate) sqlite_file: Option<std::path::PathBuf>,
+        /// Read-only SQLite connections for rebuilding organizations after writes.
+        pub(crate) readers: Arc<std::sync::Mutex<Vec<rusqlite::Connection>>>,
+        /// The last change-feed revision applied without a gap, and the lock
+        /// that makes catching up one task at a time.
+        pub(crate) applied: Arc<tokio::sync::Mutex<i64>>,
+        /// SQLite: committed writes waiting to be applied to the index, by
+        /// revision; they are applied strictly in revision order (see
+        /// [`Store::publish_in_order`]). Locked after `applied`, never before.
+        pub(crate) queue: Arc<std::sync::Mutex<BTreeMap<i64, Effect>>>,
+        pub(crate) credentials: Arc<crate::auth::CredentialCache>,
+        /// The index's revision, for callers waiting until it reaches theirs.
+        pub(crate) revisions: Arc<tokio::sync::watch::Sender<i64>>,
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -149,7 +167,7 @@ impl Store {
             )),
             DbKind::Postgres => None,
         };
-        Ok(Store {
+        Ok(Store(Arc::new(shared::Parts {
             pool,
             kind,
             index: Arc::new(Index::new()),
@@ -161,7 +179,7 @@ impl Store {
             queue: Arc::default(),
             credentials: Arc::new(crate::auth::CredentialCache::default()),
             revisions: Arc::new(tokio::sync::watch::Sender::new(0)),
-        })
+        })))
     }
 
     /// The database URL the store was opened with.
