@@ -197,8 +197,39 @@ async fn healthz(State(app): State<App>) -> (StatusCode, Json<serde_json::Value>
     )
 }
 
-/// The whole service: every dialect, health, the OpenAPI document and its page.
-pub fn router(app: App) -> Router {
+/// The whole service, ready for `axum::serve`: every dialect, health, the
+/// OpenAPI document and its page, behind the request-wide middleware.
+///
+/// The middleware wraps the router once instead of being layered onto each
+/// route (`Router::layer`): a route's layered stack is boxed, so every
+/// request cloned one boxed service per layer; around the router a clone is
+/// the router's reference count.
+pub fn router(
+    app: App,
+) -> axum::routing::IntoMakeService<
+    impl tower::Service<
+            axum::extract::Request,
+            Response = axum::response::Response,
+            Error = std::convert::Infallible,
+            Future: Send,
+        > + Clone
+        + Send
+        + Sync
+        + 'static,
+> {
+    let service = tower::ServiceBuilder::new()
+        .layer(axum::middleware::from_fn(crate::trace::middleware))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            crate::org::panic_response,
+        ))
+        .layer(axum::middleware::from_fn(map_framework_errors))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(1024 * 1024))
+        .service(routes(app));
+    axum::ServiceExt::<axum::extract::Request>::into_make_service(service)
+}
+
+/// Every route, with the application state, without the middleware.
+fn routes(app: App) -> Router {
     let (routes, api) = all_routes().split_for_parts();
     let api = std::sync::Arc::new(merge_info(api));
     let doc = api.clone();
@@ -214,12 +245,6 @@ pub fn router(app: App) -> Router {
             utoipa_scalar::Scalar::with_url("/docs", (*api).clone())
         })
         .fallback(not_found)
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(1024 * 1024))
-        .layer(axum::middleware::from_fn(map_framework_errors))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
-            crate::org::panic_response,
-        ))
-        .layer(axum::middleware::from_fn(crate::trace::middleware))
         .with_state(app)
 }
 
@@ -399,15 +424,14 @@ impl<N: Need + Send> FromRequestParts<App> for Authorized<N> {
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
         let caller = Caller::from_request_parts(parts, app).await?;
-        let params =
-            axum::extract::Path::<std::collections::HashMap<String, String>>::from_request_parts(
-                parts, app,
-            )
+        // Raw parameters borrow the matched path (no map of owned strings
+        // per request); the id's own parser decodes what it needs.
+        let params = axum::extract::RawPathParams::from_request_parts(parts, app)
             .await
             .map_err(|e| crate::org::ApiError::validation("path", e.body_text()))?;
         let raw = params
-            .get("organization_id")
-            .map(String::as_str)
+            .iter()
+            .find_map(|(name, value)| (name == "organization_id").then_some(value))
             .unwrap_or_default();
         let org = crate::org::org_id(raw)?;
         let access = app.authorize::<N>(&caller, org)?;

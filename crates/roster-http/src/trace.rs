@@ -19,7 +19,12 @@ pub fn current_trace_id() -> String {
 }
 
 fn new_trace_id() -> String {
-    format!("req_{}", uuid::Uuid::now_v7().simple())
+    let mut buf = uuid::Uuid::encode_buffer();
+    let hex = uuid::Uuid::now_v7().simple().encode_lower(&mut buf);
+    let mut id = String::with_capacity(4 + hex.len());
+    id.push_str("req_");
+    id.push_str(hex);
+    id
 }
 
 pub(crate) async fn middleware(req: Request, next: Next) -> Response {
