@@ -424,8 +424,8 @@ impl<N: Need + Send> FromRequestParts<App> for Authorized<N> {
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
         let caller = Caller::from_request_parts(parts, app).await?;
-        // Raw parameters borrow the matched path (no map of owned strings
-        // per request); the id's own parser decodes what it needs.
+        // axum's captures, already percent-decoded, read in place: no map of
+        // owned strings per request.
         let params = axum::extract::RawPathParams::from_request_parts(parts, app)
             .await
             .map_err(|e| crate::org::ApiError::validation("path", e.body_text()))?;

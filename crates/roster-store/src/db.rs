@@ -63,26 +63,26 @@ mod shared {
     pub struct Parts {
         pub(crate) pool: AnyPool,
         pub(crate) kind: DbKind,
-        pub(crate) index: Arc<Index>,
+        pub(crate) index: Index,
         /// SQLite: the one writer connection and its commit group (see
         /// [`crate::group`]); `None` on PostgreSQL, where every write has its own
         /// transaction on a pooled connection.
         pub(crate) writer: Option<crate::group::WriterHandle>,
-        pub(crate) url: Arc<str>,
+        pub(crate) url: String,
         /// The database file on SQLite (`None` in memory or on PostgreSQL).
         pub(crate) sqlite_file: Option<std::path::PathBuf>,
         /// Read-only SQLite connections for rebuilding organizations after writes.
-        pub(crate) readers: Arc<std::sync::Mutex<Vec<rusqlite::Connection>>>,
+        pub(crate) readers: std::sync::Mutex<Vec<rusqlite::Connection>>,
         /// The last change-feed revision applied without a gap, and the lock
         /// that makes catching up one task at a time.
-        pub(crate) applied: Arc<tokio::sync::Mutex<i64>>,
+        pub(crate) applied: tokio::sync::Mutex<i64>,
         /// SQLite: committed writes waiting to be applied to the index, by
         /// revision; they are applied strictly in revision order (see
         /// [`Store::publish_in_order`]). Locked after `applied`, never before.
-        pub(crate) queue: Arc<std::sync::Mutex<BTreeMap<i64, Effect>>>,
-        pub(crate) credentials: Arc<crate::auth::CredentialCache>,
+        pub(crate) queue: std::sync::Mutex<BTreeMap<i64, Effect>>,
+        pub(crate) credentials: crate::auth::CredentialCache,
         /// The index's revision, for callers waiting until it reaches theirs.
-        pub(crate) revisions: Arc<tokio::sync::watch::Sender<i64>>,
+        pub(crate) revisions: tokio::sync::watch::Sender<i64>,
     }
 }
 
@@ -170,15 +170,15 @@ impl Store {
         Ok(Store(Arc::new(shared::Parts {
             pool,
             kind,
-            index: Arc::new(Index::new()),
+            index: Index::new(),
             writer,
-            url: Arc::from(url.as_str()),
+            url: url.clone(),
             sqlite_file: crate::fastload::sqlite_path(&url).filter(|_| kind == DbKind::Sqlite),
-            readers: Arc::default(),
-            applied: Arc::new(tokio::sync::Mutex::new(0)),
-            queue: Arc::default(),
-            credentials: Arc::new(crate::auth::CredentialCache::default()),
-            revisions: Arc::new(tokio::sync::watch::Sender::new(0)),
+            readers: Default::default(),
+            applied: tokio::sync::Mutex::new(0),
+            queue: Default::default(),
+            credentials: crate::auth::CredentialCache::default(),
+            revisions: tokio::sync::watch::Sender::new(0),
         })))
     }
 
@@ -195,7 +195,7 @@ impl Store {
         &self.pool
     }
 
-    pub fn index(&self) -> &Arc<Index> {
+    pub fn index(&self) -> &Index {
         &self.index
     }
 
@@ -1058,8 +1058,9 @@ impl Store {
             return Ok(Vec::new());
         }
         if let Some(path) = self.sqlite_file.clone() {
-            let readers = self.readers.clone();
+            let store = self.clone();
             return tokio::task::spawn_blocking(move || {
+                let readers = &store.readers;
                 let cached = readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
                 let mut conn = match cached {
                     Some(c) => c,
